@@ -1,0 +1,392 @@
+"""Loading and saving model weights.
+
+Two formats are understood, recognised by their content (not their file name):
+
+* **official** PyTorch ``.pth`` files of Wav2Lip / Wav2Lip-Emotion: a dict with ``state_dict`` (or a
+  bare state dict), keys possibly prefixed ``module.``, sometimes with optimiser state. They are read
+  with ``torch.load(..., weights_only=True)``, which never runs code from the file. The model kind
+  and profile are inferred from the tensor names and shapes.
+* **ours**: a single ``.safetensors`` file whose header metadata holds a JSON config (model kind,
+  profile, options, package version), so loading needs no flags.
+
+Every failure raises :class:`CheckpointError` with a one-line message naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import __version__
+from .errors import CheckpointError, ConfigError
+from .models import MODEL_REGISTRY, PROFILES, DiscriminatorForm, ModelProfile, build_model, get_profile
+
+FORMAT_NAME = "wav2lip-emotion"
+FORMAT_VERSION = 1
+_METADATA_KEY = "wav2lip_emotion_config"
+
+#: human names of the kinds, for error messages
+KIND_NAMES = {
+    "generator": "Wav2Lip generator",
+    "syncnet": "SyncNet lip-sync expert",
+    "discriminator": "visual-quality discriminator",
+    "emotion_densenet121": "DenseNet121 emotion classifier",
+}
+
+#: options an official file cannot tell (both discriminator forms have identical tensors)
+_OFFICIAL_DEFAULT_OPTIONS: dict[str, dict[str, str]] = {
+    "discriminator": {"form": DiscriminatorForm.FULL_FACE_RESIDUAL.value},
+}
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds once read (before a model is built from it)."""
+
+    path: Path
+    #: "official" (.pth) or "native" (our safetensors)
+    source: str
+    #: model kind ("generator", "syncnet", "discriminator", ...), None when unrecognised
+    kind: str | None
+    state_dict: dict[str, torch.Tensor]
+    #: our config (native files) or {} (official files)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint of either format without building a model. Raises CheckpointError."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: is empty (0 bytes), not a checkpoint")
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if len(head) > 8 and head[8:9] == b"{":
+        return _read_safetensors(path)
+    return _read_torch(path)
+
+
+def _read_safetensors(path: Path) -> Checkpoint:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no items())
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({_first_line(exc)})") from None
+    if _METADATA_KEY not in meta:
+        return Checkpoint(path, "native", _detect_kind(tensors), tensors, {})
+    try:
+        config = json.loads(meta[_METADATA_KEY])
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path}: its wav2lip-emotion config is not valid JSON") from None
+    if config.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{path}: not a {FORMAT_NAME} checkpoint (format {config.get('format')!r})")
+    if int(config.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: written by a newer wav2lip-emotion (format {config['format_version']}); "
+            f"this version reads format {FORMAT_VERSION}: upgrade the package"
+        )
+    return Checkpoint(path, "native", config.get("kind"), tensors, config)
+
+
+def _read_torch(path: Path) -> Checkpoint:
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        msg = str(exc)
+        if "weights_only" in msg or "Weights only load failed" in msg:
+            raise CheckpointError(
+                f"{path}: refused: this pickle needs to run code to load (only tensors, numbers, "
+                "strings and dicts are accepted); if you trust it, re-save its state_dict with torch.save"
+            ) from None
+        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({_first_line(exc)})") from None
+    except Exception as exc:  # the safe unpickler raises many types on junk bytes; all mean "unreadable"
+        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({_first_line(exc)})") from None
+
+    state = _find_state_dict(obj)
+    if state is None:
+        found = ", ".join(sorted(map(str, obj))[:6]) if isinstance(obj, Mapping) else type(obj).__name__
+        raise CheckpointError(f"{path}: holds no model weights (found: {found})")
+    return Checkpoint(path, "official", _detect_kind(state), state, {})
+
+
+def _find_state_dict(obj: Any) -> dict[str, torch.Tensor] | None:
+    """The tensors of a loaded .pth: under 'state_dict', 'net' or 'model', or the dict itself."""
+    if not isinstance(obj, Mapping):
+        return None
+    for key in ("state_dict", "net", "model", "generator"):
+        inner = obj.get(key)
+        if isinstance(inner, Mapping) and any(isinstance(v, torch.Tensor) for v in inner.values()):
+            obj = inner
+            break
+    tensors = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        return None
+    return {k.removeprefix("module."): v for k, v in tensors.items()}
+
+
+def _detect_kind(state: Mapping[str, Any]) -> str | None:
+    keys = list(state)
+
+    def has(prefix: str) -> bool:
+        return any(k.startswith(prefix) for k in keys)
+
+    if has("face_decoder_blocks.") and has("audio_encoder."):
+        return "generator"
+    if has("face_encoder.") and has("audio_encoder."):
+        return "syncnet"
+    if has("binary_pred.") and has("face_encoder_blocks."):
+        return "discriminator"
+    if has("features.denseblock") or (has("features.conv0") and has("classifier.")):
+        return "emotion_densenet121"
+    return None
+
+
+def _is_buffer(key: str) -> bool:
+    return key.endswith(("running_mean", "running_var", "num_batches_tracked"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _shapes(module_or_state: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    state = module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def _build_meta(kind: str, profile: ModelProfile, options: Mapping[str, Any]) -> nn.Module:
+    with torch.device("meta"):
+        return build_model(kind, profile, **options)
+
+
+def _shape_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str | None:
+    """None if ``state`` fits ``model`` exactly, else a short description of the first difference."""
+    want = _shapes(model)
+    have = _shapes(state)
+    missing = [k for k in want if k not in have]
+    extra = [k for k in have if k not in want]
+    if missing:
+        return f"{len(missing)} tensors missing (e.g. {missing[0]})"
+    if extra:
+        return f"{len(extra)} unexpected tensors (e.g. {extra[0]})"
+    for k, shape in want.items():
+        if have[k] != shape:
+            return f"{k} is {list(have[k])} but the profile needs {list(shape)}"
+    return None
+
+
+def _infer_profile(kind: str, state: Mapping[str, torch.Tensor], options: Mapping[str, Any]) -> ModelProfile | None:
+    """The named profile whose shapes the tensors fit, else a custom one found by search, else None."""
+    for profile in PROFILES.values():
+        if _shape_mismatch(_build_meta(kind, profile, options), state) is None:
+            return profile
+    # custom sizes: the first layer's width tells the channel multiplier; try every face size
+    first = next(iter(state.values()))
+    from .models.profiles import SUPPORTED_FACE_SIZES
+
+    base = {"generator": 16, "syncnet": 32, "discriminator": 32}.get(kind)
+    if base is None or first.dim() == 0:
+        return None
+    width = first.shape[0] / base
+    for size in SUPPORTED_FACE_SIZES:
+        try:
+            candidate = ModelProfile(f"custom-{size}px-x{width:g}", face_size=size, width=width)
+        except ConfigError:
+            return None
+        if _shape_mismatch(_build_meta(kind, candidate, options), state) is None:
+            return candidate
+    return None
+
+
+def load_model(
+    path: str | Path,
+    kind: str | None = None,
+    profile: str | ModelProfile | None = None,
+    **options: Any,
+) -> nn.Module:
+    """Load any checkpoint into an eval-mode model.
+
+    ``kind`` is what the caller expects (an error names what the file really holds when it differs);
+    ``profile`` is optional (inferred from the file); ``options`` are kind-specific (e.g. ``form`` of a
+    discriminator, needed only for official files since their two forms have identical tensors).
+    """
+    ckpt = read_checkpoint(path)
+    found = ckpt.kind
+    if found is None:
+        raise CheckpointError(
+            f"{ckpt.path}: its tensors match no known model (first key: {next(iter(ckpt.state_dict))})"
+        )
+    if kind is not None and found != kind:
+        raise CheckpointError(
+            f"{ckpt.path}: is a {KIND_NAMES.get(found, found)} checkpoint, not a "
+            f"{KIND_NAMES.get(kind, kind)} checkpoint"
+        )
+    if found not in MODEL_REGISTRY:
+        raise CheckpointError(f"{ckpt.path}: a {KIND_NAMES.get(found, found)} cannot be loaded by load_model")
+
+    saved_options = dict(ckpt.config.get("options", {}))
+    if not ckpt.config:  # official .pth or a bare safetensors file: options cannot be read from it
+        saved_options.update(_OFFICIAL_DEFAULT_OPTIONS.get(found, {}))
+    for key, value in options.items():
+        if value is None:
+            continue
+        asked = str(getattr(value, "value", value))  # enums are compared by their value
+        if ckpt.config and key in saved_options and str(saved_options[key]) != asked:
+            raise CheckpointError(
+                f"{ckpt.path}: was saved with {key}={saved_options[key]!r}, but {key}={asked!r} was asked for"
+            )
+        saved_options[key] = value
+
+    wanted = get_profile(profile) if profile is not None else None
+    if ckpt.config.get("profile"):
+        try:
+            saved = ModelProfile.from_dict(ckpt.config["profile"])
+        except ConfigError as exc:
+            raise CheckpointError(f"{ckpt.path}: {exc}") from None
+        if wanted is not None and (wanted.face_size, wanted.width) != (saved.face_size, saved.width):
+            raise CheckpointError(
+                f"{ckpt.path}: is a {saved.name!r} profile model ({saved.face_size} px, width x{saved.width:g}), "
+                f"not {wanted.name!r} ({wanted.face_size} px, width x{wanted.width:g})"
+            )
+        chosen = saved
+    elif wanted is not None:
+        chosen = wanted
+    else:
+        inferred = _infer_profile(found, ckpt.state_dict, saved_options)
+        if inferred is None:
+            raise CheckpointError(f"{ckpt.path}: a {KIND_NAMES[found]} whose tensor shapes fit no supported profile")
+        chosen = inferred
+
+    try:
+        model = build_model(found, chosen, **saved_options)
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"{ckpt.path}: cannot build its model ({exc})") from None
+    problem = _shape_mismatch(model, ckpt.state_dict)
+    if problem is not None:
+        hint = ""
+        if ckpt.config.get("profile") is None:
+            fit = _infer_profile(found, ckpt.state_dict, saved_options)
+            hint = f"; it fits profile {fit.name!r}" if fit is not None else ""
+        raise CheckpointError(
+            f"{ckpt.path}: does not match profile {chosen.name!r} of a {KIND_NAMES[found]}: {problem}{hint}"
+        )
+    model.load_state_dict(ckpt.state_dict, strict=True)
+    return model.eval()
+
+
+def load_generator(path: str | Path, profile: str | ModelProfile | None = None) -> nn.Module:
+    """Load a Wav2Lip generator (official .pth or ours) in eval mode."""
+    return load_model(path, kind="generator", profile=profile)
+
+
+def load_syncnet(path: str | Path, profile: str | ModelProfile | None = None) -> nn.Module:
+    """Load a SyncNet lip-sync expert (official ``lipsync_expert.pth`` or ours) in eval mode."""
+    return load_model(path, kind="syncnet", profile=profile)
+
+
+def load_discriminator(
+    path: str | Path,
+    profile: str | ModelProfile | None = None,
+    form: str | DiscriminatorForm | None = None,
+) -> nn.Module:
+    """Load a visual-quality discriminator in eval mode.
+
+    Our files record their form. Official files cannot tell it (Wav2Lip's lower-half and
+    Wav2Lip-Emotion's full-face residual discriminators have identical tensors): ``form`` defaults to
+    Wav2Lip-Emotion's ``full_face_residual``; pass ``form="lower_half"`` for Wav2Lip's
+    ``visual_quality_disc.pth``.
+    """
+    chosen_form = DiscriminatorForm.parse(form).value if form is not None else None
+    return load_model(path, kind="discriminator", profile=profile, form=chosen_form)
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def model_config(model: nn.Module, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON config saved next to a model's tensors."""
+    kind = getattr(model, "kind", None)
+    profile = getattr(model, "profile", None)
+    if kind not in MODEL_REGISTRY or not isinstance(profile, ModelProfile):
+        raise CheckpointError(f"cannot save a {type(model).__name__}: not a registered wav2lip-emotion model")
+    options = model.build_options() if hasattr(model, "build_options") else {}
+    config: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "profile": profile.to_dict(),
+        "options": options,
+        "package_version": __version__,
+    }
+    if extra:
+        config["extra"] = dict(extra)
+    return config
+
+
+def save_model(model: nn.Module, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
+    """Save a model as safetensors with its config in the header; written atomically.
+
+    ``extra`` (JSON-serialisable) is stored with the config, e.g. training step or metrics.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    config = model_config(model, extra)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={_METADATA_KEY: json.dumps(config, sort_keys=True)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def describe_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A summary of a checkpoint (kind, format, profile, parameter count) for ``wav2lip-emotion inspect``."""
+    ckpt = read_checkpoint(path)
+    summary: dict[str, Any] = {
+        "path": str(ckpt.path),
+        "format": "safetensors (wav2lip-emotion)" if ckpt.source == "native" else "PyTorch .pth (official layout)",
+        "kind": ckpt.kind,
+        "kind_name": KIND_NAMES.get(ckpt.kind or "", "unknown"),
+        "tensors": len(ckpt.state_dict),
+        "parameters": int(
+            sum(v.numel() for k, v in ckpt.state_dict.items() if v.is_floating_point() and not _is_buffer(k))
+        ),
+    }
+    if ckpt.config:
+        summary["profile"] = ckpt.config.get("profile")
+        summary["options"] = ckpt.config.get("options")
+        summary["package_version"] = ckpt.config.get("package_version")
+        if "extra" in ckpt.config:
+            summary["extra"] = ckpt.config["extra"]
+    elif ckpt.kind in MODEL_REGISTRY:
+        prof = _infer_profile(ckpt.kind, ckpt.state_dict, _OFFICIAL_DEFAULT_OPTIONS.get(ckpt.kind, {}))
+        summary["profile"] = prof.to_dict() if prof else None
+    return summary

@@ -1,0 +1,19 @@
+"""Exceptions with messages meant for people: each names the file or setting and the problem."""
+
+from __future__ import annotations
+
+
+class Wav2LipEmotionError(Exception):
+    """Base class of every error this package raises on purpose (the CLI prints it on one line)."""
+
+
+class ConfigError(Wav2LipEmotionError, ValueError):
+    """A setting or model profile is invalid."""
+
+
+class CheckpointError(Wav2LipEmotionError):
+    """A checkpoint file cannot be used: missing, corrupt, unsafe, wrong kind or wrong profile."""
+
+
+class MediaError(Wav2LipEmotionError):
+    """An audio or video file cannot be read or written."""

@@ -1,0 +1,58 @@
+"""Shared test helpers: the golden recipe's deterministic weights and inputs, official-format files."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def golden() -> dict:
+    return json.loads((DATA / "golden_outputs.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def official_shapes() -> dict[str, dict[str, list[int]]]:
+    return json.loads((DATA / "official_state_dicts.json").read_text())
+
+
+def deterministic_state_dict(shapes: dict[str, list[int]]) -> dict[str, torch.Tensor]:
+    """Weights built exactly as golden_outputs.json's ``_how`` says."""
+    out: dict[str, torch.Tensor] = {}
+    for key, shape in shapes.items():
+        n = int(np.prod(shape)) if shape else 1
+        if key.endswith("num_batches_tracked"):
+            out[key] = torch.zeros(shape, dtype=torch.int64)
+            continue
+        salt = sum(ord(c) for c in key) % 97
+        base = np.sin(0.37 * np.arange(n, dtype=np.float64) + salt)
+        if key.endswith("running_var"):
+            v = 1 + 0.1 * np.abs(base)
+        elif key.endswith("running_mean"):
+            v = 0.01 * base
+        elif len(shape) == 1 and ".conv_block.1." in key and key.endswith("weight"):
+            v = 1 + 0.05 * base
+        elif len(shape) == 1:
+            v = 0.01 * base
+        else:
+            v = base * 2 / math.sqrt(n / shape[0])
+        out[key] = torch.from_numpy(v.reshape(shape)).float()
+    return out
+
+
+def det_input(shape: list[int], phase: float) -> torch.Tensor:
+    n = int(np.prod(shape))
+    return torch.from_numpy(np.sin(0.013 * np.arange(n, dtype=np.float64) + phase).reshape(shape)).float()
+
+
+def save_official(path: Path, state: dict[str, torch.Tensor], **extra: object) -> Path:
+    """Write a checkpoint the way the original training scripts do (DataParallel 'module.' keys)."""
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, **extra}, path)
+    return path
