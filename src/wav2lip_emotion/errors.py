@@ -17,3 +17,7 @@ class CheckpointError(Wav2LipEmotionError):
 
 class MediaError(Wav2LipEmotionError):
     """An audio or video file cannot be read or written."""
+
+
+class AssetError(Wav2LipEmotionError):
+    """A pretrained model or media file from a package cannot be had: unknown, not downloadable, or wrong."""

@@ -1,0 +1,529 @@
+"""Streaming video and image I/O (wav2lip_emotion.media) on tiny synthetic files made with PyAV."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import wave
+import weakref
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from wav2lip_emotion.audio import load_audio
+from wav2lip_emotion.errors import MediaError
+from wav2lip_emotion.media import (
+    Frame,
+    VideoReader,
+    VideoWriter,
+    is_image_path,
+    iter_frames,
+    probe_video,
+    read_image,
+    write_image,
+)
+
+# --------------------------------------------------------------------------- synthetic media
+
+
+def smooth(i: int, h: int, w: int) -> np.ndarray:
+    """Smooth moving colour gradients (easy for H.264, so round-trip errors stay small)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    r = 128 + 90 * np.sin(x / 41 + i / 5)
+    g = 128 + 90 * np.cos(y / 37 - i / 7)
+    b = 128 + 60 * np.sin((x + y) / 59 + i / 3)
+    return np.stack([r, g, b], axis=-1).round().astype(np.uint8)
+
+
+def flat(value: int, h: int = 48, w: int = 64) -> np.ndarray:
+    return np.full((h, w, 3), value, dtype=np.uint8)
+
+
+def quadrants(h: int = 32, w: int = 64) -> np.ndarray:
+    img = np.zeros((h, w, 3), dtype=np.uint8)
+    img[: h // 2, : w // 2] = (255, 0, 0)
+    img[: h // 2, w // 2 :] = (0, 255, 0)
+    img[h // 2 :, : w // 2] = (0, 0, 255)
+    img[h // 2 :, w // 2 :] = (255, 255, 255)
+    return img
+
+
+def encode(
+    path: Path,
+    frames: list[np.ndarray],
+    *,
+    rate: int = 25,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    pts: list[int] | None = None,
+    time_base: Fraction | None = None,
+    rotation: float | None = None,
+    metadata: dict[str, str] | None = None,
+    options: dict[str, str] | None = None,
+    audio: tuple[str, int, np.ndarray] | None = None,
+) -> Path:
+    """Write a video the plain PyAV way (independent of VideoWriter). audio: (codec, rate, samples)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=rate, options=options or {})
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = pix_fmt
+        if time_base is not None:
+            stream.codec_context.time_base = time_base
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        if metadata:
+            stream.metadata.update(metadata)
+        a_stream = None
+        if audio is not None:
+            a_codec, a_rate, _ = audio
+            a_stream = out.add_stream(a_codec, rate=a_rate, layout="mono")
+        for i, rgb in enumerate(frames):
+            if pix_fmt == "gray":
+                frame = av.VideoFrame.from_ndarray(rgb[..., 0].copy(), format="gray")
+            else:
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = pts[i] if pts is not None else i
+            if time_base is not None:
+                frame.time_base = time_base
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        if a_stream is not None and audio is not None:
+            a_codec, a_rate, samples = audio
+            fmt = "u8" if a_codec == "pcm_u8" else "fltp"
+            chunk = 1024
+            for start in range(0, len(samples), chunk):
+                block = samples[start : start + chunk]
+                aframe = av.AudioFrame.from_ndarray(block[None], format=fmt, layout="mono")
+                aframe.sample_rate, aframe.pts = a_rate, start
+                out.mux(a_stream.encode(aframe))
+            out.mux(a_stream.encode(None))
+    return path
+
+
+def tone(rate: int, seconds: float, hz: float = 440.0) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (0.5 * np.sin(2 * np.pi * hz * t) * np.sin(2 * np.pi * 1.5 * t)).astype(np.float32)
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(rate)
+        fh.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def audio_packets(path: Path) -> list[tuple[bytes, int | None]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return [(bytes(p), p.pts) for p in container.demux(stream) if p.size]
+
+
+def stream_fmt(path: Path) -> str:
+    with av.open(str(path)) as container:
+        return container.streams.video[0].codec_context.pix_fmt
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+def test_write_read_round_trip(tmp_path):
+    out = tmp_path / "rt.mp4"
+    with VideoWriter(out, 25, 96, 64) as writer:
+        for i in range(20):
+            writer.write(smooth(i, 64, 96))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rt.mp4"]  # no temp file left
+    info = probe_video(out)
+    assert (info.width, info.height, info.frame_count, info.rotation) == (96, 64, 20, 0)
+    assert info.fps == pytest.approx(25.0)
+    assert info.duration == pytest.approx(0.8, abs=1e-3)
+    assert info.codec == "h264" and not info.variable_frame_rate and not info.has_audio
+    assert info.audio_codec is None and info.audio_sample_rate is None
+    assert stream_fmt(out) == "yuv420p"
+
+    frames = list(iter_frames(out))
+    assert [f.index for f in frames] == list(range(20))
+    assert [f.time for f in frames] == pytest.approx([i / 25 for i in range(20)])
+    for f in frames:
+        assert isinstance(f, Frame)
+        assert f.rgb.shape == (64, 96, 3) and f.rgb.dtype == np.uint8 and f.rgb.flags.c_contiguous
+        err = np.abs(f.rgb.astype(np.int16) - smooth(f.index, 64, 96)).mean()
+        assert err < 2.0, (f.index, err)
+
+
+def test_odd_size_round_trips_exactly_sized(tmp_path):
+    out = tmp_path / "odd.mp4"
+    with VideoWriter(out, 30, 161, 121) as writer:
+        for i in range(4):
+            writer.write(smooth(i, 121, 161))
+    assert writer.pix_fmt == "yuv444p" and stream_fmt(out) == "yuv444p"
+    info = probe_video(out)
+    assert (info.width, info.height, info.frame_count) == (161, 121, 4)
+    frames = list(VideoReader(out))
+    assert len(frames) == 4
+    for f in frames:
+        assert f.rgb.shape == (121, 161, 3) and f.rgb.flags.c_contiguous
+        assert np.abs(f.rgb.astype(np.int16) - smooth(f.index, 121, 161)).mean() < 3.0  # 4:4:4 at crf 18
+
+
+def test_max_frames_and_reader_context(tmp_path):
+    src = encode(tmp_path / "v.mp4", [flat(10 * i) for i in range(12)])
+    with VideoReader(src, max_frames=5) as reader:
+        assert [f.index for f in reader] == [0, 1, 2, 3, 4]
+    with VideoReader(src, fps=25, max_frames=3) as reader:
+        assert len(list(reader)) == 3
+    assert list(VideoReader(src, max_frames=0)) == []
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def test_aac_audio_is_copied_bit_exact(tmp_path):
+    src = encode(tmp_path / "src.mp4", [smooth(i, 48, 64) for i in range(25)], audio=("aac", 44_100, tone(44_100, 1.2)))
+    info = probe_video(src)
+    assert info.has_audio and info.audio_codec == "aac" and info.audio_sample_rate == 44_100
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, 25, 64, 48, audio_from=src) as writer:
+        assert writer.audio_mode == "copy"
+        for f in iter_frames(src):
+            writer.write(f.rgb)
+    source, copied = audio_packets(src), audio_packets(out)
+    assert len(copied) == len(source) > 40
+    assert [p[0] for p in copied] == [p[0] for p in source]  # payload bytes identical
+    assert [p[1] for p in copied] == [p[1] for p in source]  # same timestamps (same 1/44100 time base)
+    a, b = load_audio(src), load_audio(out)
+    assert len(a) == len(b) and np.array_equal(a, b)
+    # audio (1.2 s) longer than the video (1.0 s) is kept, not trimmed
+    assert len(b) == pytest.approx(1.2 * 16_000, abs=400)
+    assert probe_video(out).frame_count == 25
+
+
+def test_pcm_u8_audio_from_avi_is_transcoded_to_aac(tmp_path):
+    rate = 8000
+    pcm = np.clip(np.rint(128 + 200 * tone(rate, 1.0, hz=300)), 0, 255).astype(np.uint8)
+    src = encode(
+        tmp_path / "src.avi", [smooth(i, 48, 64) for i in range(25)], codec="mpeg4", audio=("pcm_u8", rate, pcm)
+    )
+    assert probe_video(src).audio_codec == "pcm_u8"
+    out = tmp_path / "out.mp4"
+    # ultrafast emits video packets at once: the AAC stream must exist before the header is written
+    with VideoWriter(out, 25, 64, 48, audio_from=src, preset="ultrafast") as writer:
+        assert writer.audio_mode == "aac"
+        for i in range(25):
+            writer.write(smooth(i, 48, 64))
+    info = probe_video(out)
+    assert info.audio_codec == "aac" and info.audio_sample_rate == rate
+    a, b = load_audio(src), load_audio(out)
+    assert abs(len(a) - len(b)) <= 16_000 / 25  # same duration within one video frame
+    n = min(len(a), len(b))
+    assert np.corrcoef(a[:n], b[:n])[0, 1] > 0.99
+
+
+def test_audio_source_without_audio_is_an_error(tmp_path):
+    silent = encode(tmp_path / "silent.mp4", [flat(0)] * 3)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(MediaError, match=r"silent\.mp4: has no audio stream"):
+        VideoWriter(out, 25, 64, 48, audio_from=silent)
+    with pytest.raises(MediaError, match=r"nothere\.wav: no such audio file"):
+        VideoWriter(out, 25, 64, 48, audio_from=tmp_path / "nothere.wav")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["silent.mp4"]
+
+
+# --------------------------------------------------------------------------- frame rates
+
+
+def test_constant_rate_resampling_30_to_25(tmp_path):
+    src = encode(tmp_path / "v30.mp4", [flat(8 * i) for i in range(30)], rate=30)
+    info = probe_video(src)
+    assert info.fps == pytest.approx(30.0) and info.frame_count == 30 and not info.variable_frame_rate
+    frames = list(VideoReader(src, fps=25.0))
+    assert len(frames) == 25  # 1 s of video
+    assert [f.time for f in frames] == pytest.approx([k / 25 for k in range(25)])
+    shown = [round(float(f.rgb.mean()) / 8) for f in frames]
+    # output frame k shows the source frame on display at k/25 s: index floor(k * 30 / 25)
+    assert shown == [(k * 30) // 25 for k in range(25)]
+
+
+def test_upsampling_repeats_frames_as_independent_arrays(tmp_path):
+    src = encode(tmp_path / "v10.mp4", [flat(20 * i) for i in range(10)], rate=10)
+    frames = list(iter_frames(src, fps=25))
+    assert len(frames) == 25
+    assert [round(float(f.rgb.mean()) / 20) for f in frames] == [(k * 10) // 25 for k in range(25)]
+    frames[0].rgb[:] = 255  # frames 0..2 show the same source frame; they must not share memory
+    assert frames[1].rgb.max() < 50
+
+
+def test_variable_frame_rate(tmp_path):
+    pts = [0, 40, 70, 140, 150, 200, 260, 300, 310, 400]  # milliseconds
+    src = encode(tmp_path / "vfr.mp4", [flat(20 * i) for i in range(len(pts))], pts=pts, time_base=Fraction(1, 1000))
+    info = probe_video(src)
+    assert info.variable_frame_rate
+    assert info.frame_count == len(pts)
+    assert info.fps == pytest.approx(info.frame_count / info.duration)
+    assert 0.4 < info.duration < 0.45 and 20 < info.fps < 26
+
+    native = list(iter_frames(src))  # fps=None: every frame at its own time
+    assert [f.time for f in native] == pytest.approx([p / 1000 for p in pts])
+    assert [round(float(f.rgb.mean()) / 20) for f in native] == list(range(len(pts)))
+
+    regular = list(iter_frames(src, fps=25))
+    expected = [max(i for i, p in enumerate(pts) if p <= 40 * k) for k in range(11)]  # [0,1,2,2,4,5,5,6,8,8,9]
+    assert len(regular) == 11  # 0.00 .. 0.40 s; the last frame is shown until about 0.41 s
+    assert [f.time for f in regular] == pytest.approx([k / 25 for k in range(11)])
+    assert [round(float(f.rgb.mean()) / 20) for f in regular] == expected
+
+
+# --------------------------------------------------------------------------- rotation, greyscale
+
+
+@pytest.mark.parametrize(
+    ("ccw_degrees", "rotation", "turn"),
+    [(-90, 90, lambda a: np.rot90(a, -1)), (90, 270, lambda a: np.rot90(a, 1)), (180, 180, lambda a: np.rot90(a, 2))],
+)
+def test_rotation_from_display_matrix(tmp_path, ccw_degrees, rotation, turn):
+    img = quadrants(32, 64)
+    src = encode(tmp_path / "rot.mp4", [img] * 3, pix_fmt="yuv444p", rotation=ccw_degrees)
+    info = probe_video(src)
+    assert info.rotation == rotation
+    expected = turn(img)
+    assert (info.height, info.width) == expected.shape[:2]
+    frames = list(iter_frames(src))
+    assert len(frames) == 3
+    for f in frames:
+        assert f.rgb.shape == expected.shape and f.rgb.flags.c_contiguous
+        assert np.abs(f.rgb.astype(np.int16) - expected).mean() < 3
+
+
+def test_rotation_from_legacy_rotate_tag(tmp_path):
+    img = quadrants(32, 64)
+    src = encode(tmp_path / "tag.mkv", [img] * 2, codec="ffv1", pix_fmt="yuv444p", metadata={"rotate": "90"})
+    info = probe_video(src)
+    assert (info.rotation, info.width, info.height) == (90, 32, 64)
+    f = next(iter_frames(src))
+    assert np.abs(f.rgb.astype(np.int16) - np.rot90(img, -1)).max() <= 2
+
+
+@pytest.mark.parametrize(("name", "codec"), [("gray.mkv", "ffv1"), ("gray.avi", "rawvideo")])
+def test_greyscale_video_reads_as_rgb(tmp_path, name, codec):
+    g = (np.arange(48 * 64).reshape(48, 64) % 251).astype(np.uint8)
+    src = encode(tmp_path / name, [np.repeat(g[..., None], 3, axis=2)] * 3, codec=codec, pix_fmt="gray")
+    info = probe_video(src)
+    assert (info.width, info.height, info.frame_count) == (64, 48, 3)  # Matroska: estimated from duration
+    frames = list(iter_frames(src))
+    assert len(frames) == 3
+    for f in frames:
+        assert f.rgb.shape == (48, 64, 3) and f.rgb.dtype == np.uint8
+        assert (
+            np.array_equal(f.rgb[..., 0], g) and np.array_equal(f.rgb[..., 1], g) and np.array_equal(f.rgb[..., 2], g)
+        )
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+
+def _rss() -> int | None:
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def test_reader_streams_in_bounded_memory(tmp_path):
+    h, w, n = 720, 1280, 60
+    base = smooth(0, h, w)
+    src = tmp_path / "long.mp4"
+    with VideoWriter(src, 25, w, h, preset="ultrafast", crf=30) as writer:
+        for i in range(n):
+            writer.write(np.roll(base, 4 * i, axis=1))
+    frame_bytes = h * w * 3
+
+    reader = VideoReader(src)
+    it = iter(reader)
+    assert inspect.isgenerator(it)  # lazy: nothing is decoded before it is asked for
+    it.close()
+
+    # The reader keeps no reference to frames it has handed out: once the caller drops one it is gone.
+    # Process memory (decoder buffers included, which tracemalloc cannot see) stays flat between frame 10
+    # and frame 60, where keeping the frames in between would take about 138 MB.
+    alive: list[weakref.ref] = []
+    rss: dict[int, int | None] = {}
+    for f in VideoReader(src):
+        alive.append(weakref.ref(f.rgb))
+        if f.index in (10, n - 1):
+            rss[f.index] = _rss()
+        del f
+        assert sum(r() is not None for r in alive) == 0
+    assert len(alive) == n
+    if rss[10] is None or rss[n - 1] is None:
+        pytest.skip("no /proc/self/statm to read the resident set size")
+    assert rss[n - 1] - rss[10] < 10 * frame_bytes
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(MediaError, match=r"missing\.mp4: no such video file"):
+        probe_video(tmp_path / "missing.mp4")
+    with pytest.raises(MediaError, match=r"missing\.mp4: no such video file"):
+        VideoReader(tmp_path / "missing.mp4")
+    with pytest.raises(MediaError, match=r"missing\.mp4: no such video file"):
+        iter_frames(tmp_path / "missing.mp4")  # raised at once, not at the first next()
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(MediaError, match=r"empty\.mp4: is empty"):
+        probe_video(tmp_path / "empty.mp4")
+
+
+def test_random_bytes_and_half_cut_mp4(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(0).bytes(20_000))
+    with pytest.raises(MediaError, match=r"junk\.mp4: not a readable media file or corrupt"):
+        probe_video(junk)
+    # a plain MP4 has its index (moov) at the end: cut in half, it is not a usable file at all
+    whole = encode(tmp_path / "whole.mp4", [smooth(i, 48, 64) for i in range(20)]).read_bytes()
+    half = tmp_path / "half.mp4"
+    half.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(MediaError, match=r"half\.mp4: not a readable media file or corrupt"):
+        probe_video(half)
+
+
+def test_truncated_stream_fails_midway_naming_the_frame(tmp_path):
+    # VideoWriter puts the index first (faststart): a cut file opens, and breaks part-way
+    rng = np.random.default_rng(1)
+    full = tmp_path / "noise.mp4"
+    with VideoWriter(full, 25, 64, 64, preset="ultrafast") as writer:
+        for _ in range(30):
+            writer.write(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    info = probe_video(cut)
+    assert info.frame_count == 30  # the header still promises all frames
+    seen: list[int] = []
+    with pytest.raises(MediaError, match=r"cut\.mp4: video stream is corrupt or truncated at frame \d+") as err:
+        for f in iter_frames(cut):
+            seen.append(f.index)
+    assert 0 < len(seen) < 30
+    assert f"at frame {len(seen)}" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_audio_only_files_have_no_video_stream(tmp_path):
+    wav = write_wav(tmp_path / "speech.wav", tone(16_000, 0.5))
+    with pytest.raises(MediaError, match=r"speech\.wav: has no video stream \(audio only\?\)"):
+        probe_video(wav)
+    m4a = tmp_path / "speech.m4a"
+    with av.open(str(m4a), "w", format="ipod") as out:
+        stream = out.add_stream("aac", rate=16_000, layout="mono")
+        samples = tone(16_000, 0.5)
+        for start in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16_000, start
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with pytest.raises(MediaError, match=r"speech\.m4a: has no video stream \(audio only\?\)"):
+        VideoReader(m4a)
+
+
+def test_zero_frame_video(tmp_path):
+    path = tmp_path / "zero.avi"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        out.start_encoding()  # header with a video stream, then no frames at all
+    with av.open(str(path)) as check:
+        assert len(check.streams.video) == 1
+    with pytest.raises(MediaError, match=r"zero\.avi: video stream has no frames"):
+        probe_video(path)
+
+
+# --------------------------------------------------------------------------- writer failure
+
+
+def test_writer_leaves_nothing_when_the_block_fails(tmp_path):
+    out = tmp_path / "result.mp4"
+    with pytest.raises(RuntimeError, match="boom"), VideoWriter(out, 25, 64, 48) as writer:
+        writer.write(smooth(0, 48, 64))
+        writer.write(smooth(1, 48, 64))
+        assert len(list(tmp_path.iterdir())) == 1  # only the hidden temporary file so far
+        raise RuntimeError("boom")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+    # an existing file at the destination is left untouched
+    out.write_bytes(b"previous result")
+    with pytest.raises(RuntimeError), VideoWriter(out, 25, 64, 48, audio_from=None) as writer:
+        writer.write(smooth(0, 48, 64))
+        raise RuntimeError("boom")
+    assert out.read_bytes() == b"previous result"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.mp4"]
+
+
+def test_writer_rejects_bad_frames_and_empty_output(tmp_path):
+    out = tmp_path / "result.mp4"
+    with pytest.raises(ValueError, match="48x64x3 uint8"), VideoWriter(out, 25, 64, 48) as writer:
+        writer.write(np.zeros((48, 64, 3), dtype=np.float32))
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(MediaError, match=r"result\.mp4: no frames were written"), VideoWriter(out, 25, 64, 48):
+        pass
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(MediaError, match="does not exist"):
+        VideoWriter(tmp_path / "no" / "dir" / "x.mp4", 25, 64, 48)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def test_image_round_trip_and_conversions(tmp_path):
+    rgb = smooth(3, 40, 50)
+    assert write_image(tmp_path / "a.png", rgb) == tmp_path / "a.png"
+    back = read_image(tmp_path / "a.png")
+    assert back.dtype == np.uint8 and back.flags.c_contiguous and np.array_equal(back, rgb)
+    write_image(tmp_path / "a.jpg", rgb)
+    assert np.abs(read_image(tmp_path / "a.jpg").astype(np.int16) - rgb).mean() < 3
+
+    Image.fromarray(rgb[..., 0]).save(tmp_path / "grey.png")
+    grey = read_image(tmp_path / "grey.png")
+    assert (
+        grey.shape == (40, 50, 3)
+        and np.array_equal(grey[..., 0], rgb[..., 0])
+        and np.array_equal(grey[..., 2], rgb[..., 0])
+    )
+    rgba = np.dstack([rgb, np.full((40, 50), 7, np.uint8)])
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "alpha.png")
+    assert np.array_equal(read_image(tmp_path / "alpha.png"), rgb)
+    Image.fromarray(rgb).convert("P").save(tmp_path / "pal.png")
+    assert read_image(tmp_path / "pal.png").shape == (40, 50, 3)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_image_exif_orientation_is_applied(tmp_path):
+    img = quadrants(32, 64)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    Image.fromarray(img).save(tmp_path / "phone.jpg", exif=exif, quality=98)
+    shown = read_image(tmp_path / "phone.jpg")
+    assert shown.shape == (64, 32, 3)
+    assert np.abs(shown.astype(np.int16) - np.rot90(img, -1)).mean() < 6
+
+
+def test_bad_images_and_suffixes(tmp_path):
+    with pytest.raises(MediaError, match=r"nope\.png: no such image file"):
+        read_image(tmp_path / "nope.png")
+    (tmp_path / "bad.png").write_bytes(b"not an image at all")
+    with pytest.raises(MediaError, match=r"bad\.png: not an image"):
+        read_image(tmp_path / "bad.png")
+    write_image(tmp_path / "ok.png", smooth(0, 64, 64))
+    data = (tmp_path / "ok.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError, match=r"cut\.png: image is corrupt or truncated"):
+        read_image(tmp_path / "cut.png")
+    with pytest.raises(MediaError, match=r"x\.gif: unknown image suffix"):
+        write_image(tmp_path / "x.gif", smooth(0, 8, 8))
+    assert is_image_path("a/B.JPG") and is_image_path("c.tiff") and is_image_path(Path("d.webp"))
+    assert not is_image_path("clip.mp4") and not is_image_path("noext")
