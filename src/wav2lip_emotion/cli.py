@@ -129,6 +129,38 @@ def _cmd_faces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_emotions(args: argparse.Namespace) -> int:
+    from .perception.affect import valence_arousal
+    from .perception.emotions import load_emotion_model
+    from .perception.report import analyse_emotions, plot_emotions, write_emotions_csv, write_emotions_json
+
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    models = [load_emotion_model(n) for n in names if n != "densenet121"]
+    if "densenet121" in names or args.densenet:
+        models.append(load_emotion_model("densenet121", path=args.densenet))
+    tracks = analyse_emotions(args.input, models, progress=not args.quiet)
+    for name, track in tracks.items():
+        found = int(track.found.sum())
+        if not found:
+            print(f"{name:9} no face found in {len(track.times)} frames")
+            continue
+        mean = sorted(track.mean().items(), key=lambda kv: -kv[1])
+        shown = ", ".join(f"{c} {p:.2f}" for c, p in mean)
+        print(f"{name:9} mean over {found}/{len(track.times)} frames with a face: {shown}")
+        v, a = valence_arousal(track.mean())
+        print(f"{'':9} valence {v:+.2f}, arousal {a:.2f} (circumplex proxy from these probabilities, not NISL2020)")
+    if args.json:
+        print(f"wrote {write_emotions_json(tracks, args.json, str(args.input))}")
+    if args.csv:
+        print(f"wrote {write_emotions_csv(tracks, args.csv)}")
+    if args.plot:
+        out = Path(args.plot)
+        for i, (name, track) in enumerate(tracks.items()):
+            target = out if i == 0 else out.with_name(f"{out.stem}_{name}{out.suffix}")
+            print(f"wrote {plot_emotions(track, target, title=f'{Path(args.input).name}: {name}')}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -246,6 +278,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="threads of the TFLite runtime (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_faces)
+
+    p = sub.add_parser(
+        "emotions",
+        help="per-frame emotion probabilities of the face in a video or image (fer, face-api, DenseNet121)",
+        description="Track the face and classify its emotion in every frame. fer is the model the training "
+        "objective uses; face-api is the independent judge the evaluation uses; DenseNet121 is the paper's "
+        "classifier, from a checkpoint you supply. Prints the mean probabilities; writes per-frame JSON/CSV "
+        "and a plot of p(emotion) over time.",
+    )
+    p.add_argument("input", help="video or image")
+    p.add_argument(
+        "--models", default="fer,faceapi", help="comma-separated: fer, faceapi, densenet121 (default fer,faceapi)"
+    )
+    p.add_argument("--densenet", metavar="PATH", help="the paper's DenseNet121 FER2013 checkpoint (adds densenet121)")
+    p.add_argument("--json", metavar="OUT.json", help="per-frame probabilities as JSON")
+    p.add_argument("--csv", metavar="OUT.csv", help="per-frame probabilities as CSV (one column per model:emotion)")
+    p.add_argument("--plot", metavar="OUT.png", help="plot p(emotion) over time (one PNG per model)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_emotions)
 
     p = sub.add_parser("demo", help="run the built-in demonstration and write its outputs")
     p.add_argument("--out", default="demo", help="output directory (default: ./demo)")

@@ -21,3 +21,7 @@ class MediaError(Wav2LipEmotionError):
 
 class AssetError(Wav2LipEmotionError):
     """A pretrained model or media file from a package cannot be had: unknown, not downloadable, or wrong."""
+
+
+class AffectError(Wav2LipEmotionError, ValueError):
+    """Valence/arousal data cannot be used: a bad per-frame CSV, or probabilities that are not a distribution."""
