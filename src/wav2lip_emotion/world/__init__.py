@@ -1,0 +1,1 @@
+"""The generated world: MEAD-like paired emotional talking-face videos rendered on demand."""
