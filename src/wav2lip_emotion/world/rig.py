@@ -463,7 +463,7 @@ class FaceRig:
         under = np.clip((np.arange(rh)[:, None] - lip_y[None, :]) / max(tooth_h * 0.35, 1.0), 0.0, 1.0)
         tooth_w = 0.085 * self.iod * scale
         phase = ((np.arange(rw)[None, :] - (cx + 1) / 2 * rw) / max(tooth_w, 1.0)) % 1.0
-        gaps = 1.0 - 0.35 * np.exp(-(((phase - 0.5) * 2) ** 8) * 0.0 - ((phase) * (1 - phase) * 40) ** 2)
+        gaps = 1.0 - 0.35 * np.exp(-((phase * (1 - phase) * 40) ** 2))  # dark lines where phase ~ 0
         # small openings: teeth in the lips' shadow; a smile pulls the lips back and shows them
         dim = float(np.clip(max(0.4 + 3.5 * opening, 0.55 + 0.4 * smile), 0.4, 0.95))
         light = (across * (0.62 + 0.38 * under) * gaps * dim)[..., None]
