@@ -187,6 +187,30 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_preprocess(args: argparse.Namespace) -> int:
+    from .data.preprocess import PreprocessConfig, preprocess
+
+    def split(text: str | None) -> tuple[str, ...] | None:
+        return tuple(t.strip() for t in text.split(",") if t.strip()) if text else None
+
+    levels = split(args.levels)
+    config = PreprocessConfig(
+        layout=args.layout,
+        src=Path(args.src),
+        out=Path(args.out),
+        size=args.size,
+        fps=args.fps,
+        emotions=split(args.emotions),
+        levels=tuple(int(v) for v in levels) if levels else None,
+        views=split(args.views),
+        workers=args.workers,
+    )
+    summary = preprocess(config, progress=not args.quiet)
+    print(summary.describe())
+    print(f"cache: {config.out} (failed videos and reasons: {config.out / 'failed.json'})")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -355,6 +379,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-aligned", action="store_true", help="skip the aligned ground-truth renders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser(
+        "preprocess",
+        help="turn a dataset (MEAD, LRS2 or a generated world) into the fast face cache used for training",
+        description="Decode every video at 25 fps, track the face, store face crops at the model size, full-face "
+        "masks and the mel spectrogram of the 16 kHz audio in a memory-mappable cache. Resumable: re-running "
+        "skips finished videos and a crash loses only the videos in progress. Unusable videos are skipped and "
+        "listed with the reason (failed.json).",
+    )
+    p.add_argument("--layout", required=True, choices=["mead", "lrs2", "world"], help="directory layout of --src")
+    p.add_argument("--src", required=True, help="dataset root (MEAD: <actor>/video/<view>/<emotion>/level_<n>/...)")
+    p.add_argument("--out", required=True, help="cache directory")
+    p.add_argument("--size", type=int, default=96, help="face crop side in px (model face size; default 96)")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate of the cache (default 25)")
+    p.add_argument("--emotions", help="comma-separated emotions to keep (default: all)")
+    p.add_argument("--levels", help="comma-separated levels to keep, e.g. 3 (neutral is always kept; default: all)")
+    p.add_argument("--views", default="front", help="comma-separated camera views (MEAD; default front)")
+    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_preprocess)
 
     p = sub.add_parser("demo", help="run the built-in demonstration and write its outputs")
     p.add_argument("--out", default="demo", help="output directory (default: ./demo)")

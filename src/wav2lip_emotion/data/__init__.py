@@ -1,0 +1,1 @@
+"""Data: preprocessing into a fast face cache, splits, emotion pairing, training samples."""
