@@ -211,6 +211,19 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_splits(args: argparse.Namespace) -> int:
+    from .data.cache import FaceCache
+    from .data.splits import split_by_actor, write_filelists
+
+    records = FaceCache(args.cache).records()
+    splits = split_by_actor(records, val=args.val, test=args.test, seed=args.seed, min_minority=args.min_minority)
+    paths = write_filelists(splits, records, args.out)
+    print(splits.summary())
+    for name, path in paths.items():
+        print(f"wrote {path} ({len(path.read_text().split())} videos, {name})")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -399,6 +412,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_preprocess)
+
+    p = sub.add_parser(
+        "splits",
+        help="split a preprocessed cache by actor into train/val/test file lists (MEAD-style 37/5/5)",
+        description="Split the actors of a cache into train, validation and test (5 of every 47 actors each by "
+        "default, as the paper's MEAD split), with at least --min-minority actors of the smaller gender group in "
+        "validation and test when genders are known (MEAD ids M*/W*, world.json). Seeded. Writes train.txt, "
+        "val.txt, test.txt (one video id per line; the original filelists format is also read by training).",
+    )
+    p.add_argument("--cache", required=True, help="preprocessed cache directory")
+    p.add_argument("--out", required=True, help="directory for train.txt, val.txt, test.txt")
+    p.add_argument("--val", type=int, default=None, help="validation actors (default: 5 per 47 actors)")
+    p.add_argument("--test", type=int, default=None, help="test actors (default: 5 per 47 actors)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-minority", type=int, default=2, help="smaller gender group actors in val and test")
+    p.set_defaults(func=_cmd_splits)
 
     p = sub.add_parser("demo", help="run the built-in demonstration and write its outputs")
     p.add_argument("--out", default="demo", help="output directory (default: ./demo)")

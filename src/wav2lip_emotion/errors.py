@@ -25,3 +25,7 @@ class AssetError(Wav2LipEmotionError):
 
 class AffectError(Wav2LipEmotionError, ValueError):
     """Valence/arousal data cannot be used: a bad per-frame CSV, or probabilities that are not a distribution."""
+
+
+class DataError(Wav2LipEmotionError, ValueError):
+    """Dataset contents cannot be used: a malformed or unknown file-list entry, or no usable videos or pairs."""
