@@ -27,6 +27,7 @@ from typing import Literal, NamedTuple
 from ..errors import ConfigError, DataError
 from ..perception.emotions import EMOTIONS, parse_emotion
 from .records import VideoRecord
+from .records import listing as _listing
 
 Role = Literal["destination", "source"]
 Mask = Literal["full", "half"]
@@ -438,11 +439,6 @@ class PairIndex:
             others = sorted(r.id for g in self.groups.values() for r in g.values())
             detail = f"no video has a requested emotion and level; videos found: {_listing(others, 10)}"
         return f"no emotion pairs ({requested}; {levels}): {detail}. Emotion/level found per actor: {found}"
-
-
-def _listing(items: list[str], limit: int) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 __all__ = [

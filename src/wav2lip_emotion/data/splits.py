@@ -39,6 +39,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, DataError
 from .records import MEAD_ACTOR, VideoRecord, mead_gender
+from .records import listing as _listing
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 #: MEAD's held-out share: 5 of 47 actors each for validation and test
@@ -399,11 +400,6 @@ def read_splits(directory: str | Path, records: Sequence[VideoRecord]) -> Splits
         if path.is_file():
             found[name] = {by_id[vid].actor for vid in read_filelist(path, by_id)}
     return Splits(**{name: sorted(found[name]) for name in SPLIT_NAMES}, genders=actor_genders(records))
-
-
-def _listing(items: Sequence[str], limit: int) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 __all__ = [
