@@ -465,7 +465,7 @@ class FaceRig:
         phase = ((np.arange(rw)[None, :] - (cx + 1) / 2 * rw) / max(tooth_w, 1.0)) % 1.0
         gaps = 1.0 - 0.35 * np.exp(-((phase * (1 - phase) * 40) ** 2))  # dark lines where phase ~ 0
         # small openings: teeth in the lips' shadow; a smile pulls the lips back and shows them
-        dim = float(np.clip(max(0.4 + 3.5 * opening, 0.55 + 0.4 * smile), 0.4, 0.95))
+        dim = float(np.clip(max(0.3 + 2.5 * opening, 0.55 + 0.4 * smile), 0.3, 0.95))
         light = (across * (0.62 + 0.38 * under) * gaps * dim)[..., None]
         shade = self._teeth_shade * np.array([255, 246, 226], np.float32)
         colour = cavity * (1 - tongue[..., None]) + np.array([150, 60, 70], np.float32) * tongue[..., None]
