@@ -15,9 +15,7 @@ Every failure raises :class:`CheckpointError` with a one-line message naming the
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch
 from torch import nn
 
 from . import __version__
+from .atomic import atomic_path
 from .errors import CheckpointError, ConfigError
 from .models import MODEL_REGISTRY, PROFILES, DiscriminatorForm, ModelProfile, build_model, get_profile
 
@@ -355,15 +354,8 @@ def save_model(model: nn.Module, path: str | Path, extra: Mapping[str, Any] | No
     path = Path(path)
     config = model_config(model, extra)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={_METADATA_KEY: json.dumps(config, sort_keys=True)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={_METADATA_KEY: json.dumps(config, sort_keys=True)})
     return path
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import write_json_atomic
 from ..errors import Wav2LipEmotionError
 
 CACHE_FORMAT = "wav2lip-emotion-face-cache"
@@ -83,18 +84,6 @@ class CachedVideo:
             frames=self.frames,
             gender=self.gender,
         )
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class FaceCache:

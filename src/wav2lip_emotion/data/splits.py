@@ -28,15 +28,14 @@ Wav2Lip-Emotion's ``filelists/``. The readers also accept the original Wav2Lip-E
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import write_text_atomic
 from ..errors import ConfigError, DataError
 from .records import MEAD_ACTOR, VideoRecord, mead_gender
 from .records import listing as _listing
@@ -269,19 +268,6 @@ def split_by_actor(
 # ------------------------------------------------------------------------------------ file lists
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_filelists(
     splits: Splits, records: Iterable[VideoRecord], directory: str | Path, *, strict: bool = True
 ) -> dict[str, Path]:
@@ -296,7 +282,7 @@ def write_filelists(
     out: dict[str, Path] = {}
     for name in SPLIT_NAMES:
         path = directory / f"{name}.txt"
-        _write_atomic(path, "".join(f"{vid}\n" for vid in videos[name]))
+        write_text_atomic(path, "".join(f"{vid}\n" for vid in videos[name]))
         out[name] = path
     return out
 

@@ -6,9 +6,6 @@ This is what ``wav2lip-emotion faces`` does; users run it to see why a clip fail
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..atomic import write_json_atomic
 from ..media import VideoReader, VideoWriter, is_image_path, probe_video, read_image, write_image
 from .crop import CropConfig, FaceCrop
 from .tracker import FaceObservation, FaceTracker, TrackerConfig
@@ -97,18 +95,6 @@ def draw_observation(rgb: np.ndarray, obs: FaceObservation, crop_config: CropCon
     return img
 
 
-def _write_json_atomic(path: Path, data: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def analyse_faces(
     input_path: str | Path,
     *,
@@ -177,5 +163,5 @@ def analyse_faces(
         summary.missing_ranges.append((missing_start, summary.frames - 1))
     summary.seconds = time.perf_counter() - start
     if json_out is not None:
-        _write_json_atomic(Path(json_out), {"summary": summary.to_json(), "frames": records})
+        write_json_atomic(json_out, {"summary": summary.to_json(), "frames": records})
     return summary

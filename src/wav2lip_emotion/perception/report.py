@@ -8,9 +8,6 @@ Memory stays bounded: only one batch of crops is held at a time.
 from __future__ import annotations
 
 import csv
-import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_path, write_json_atomic
 from ..faces import CropConfig, FaceCrop, FaceTracker
 from ..media import VideoReader, is_image_path, probe_video, read_image
 from .emotions import EmotionClassifier, load_emotion_model
@@ -149,7 +147,7 @@ def write_emotions_json(tracks: dict[str, EmotionTrack], path: str | Path, sourc
             for name, tr in tracks.items()
         },
     }
-    return _atomic_write(Path(path), json.dumps(data))
+    return write_json_atomic(path, data, indent=None)
 
 
 def write_emotions_csv(tracks: dict[str, EmotionTrack], path: str | Path) -> Path:
@@ -163,16 +161,10 @@ def write_emotions_csv(tracks: dict[str, EmotionTrack], path: str | Path) -> Pat
         for n in names:
             row += ["" if not np.isfinite(v) else f"{v:.5f}" for v in tracks[n].probs[i]]
         lines.append(row)
-    fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=Path(path).parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(lines)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(lines)
     return Path(path)
 
 
@@ -188,16 +180,3 @@ def plot_emotions(track: EmotionTrack, path: str | Path, title: str = "") -> Pat
         xlabel="time (s)",
         ylabel="p",
     )
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

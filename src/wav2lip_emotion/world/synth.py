@@ -19,8 +19,6 @@ Layout (MEAD's, plus ``aligned/`` and metadata)::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import wave
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..atomic import atomic_path, write_json_atomic
 from ..errors import ConfigError
 from ..media import VideoWriter
 from ..perception.emotions import parse_emotion
@@ -180,18 +179,11 @@ def render_take(
 
 def _write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with wave.open(tmp, "wb") as fh:
-            fh.setnchannels(1)
-            fh.setsampwidth(2)
-            fh.setframerate(rate)
-            fh.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, wave.open(str(tmp), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(rate)
+        fh.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def _done(video: Path, meta: Path) -> int | None:
@@ -222,9 +214,7 @@ def _write_video(
             landmarks.append(lm.astype(np.float32))
             params.append(p)
     meta_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{meta_path.name}.", suffix=".npz", dir=meta_path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(meta_path, suffix=".npz") as tmp:
         np.savez_compressed(
             tmp,
             landmarks=np.stack(landmarks),
@@ -238,10 +228,6 @@ def _write_video(
             aus=json.dumps(params[0].aus if params else {}),
             info=json.dumps(extra),
         )
-        os.replace(tmp, meta_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return len(params)
 
 
@@ -362,11 +348,7 @@ def synthesize(config: WorldConfig, out: str | Path, *, progress: bool = False) 
                         bar.update(1)
     if bar is not None:
         bar.close()
-    text = json.dumps(asdict(manifest), indent=1)
-    fd, tmp = tempfile.mkstemp(prefix=".world.", suffix=".json", dir=out)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, out / "world.json")
+    write_json_atomic(out / "world.json", asdict(manifest))
     return manifest
 
 
