@@ -10,29 +10,15 @@ found out of 100 and non-faces taken for faces out of 100.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import cv2
 import numpy as np
 
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.faces import FaceTracker
+from wav2lip_emotion.faces.annotations import dlib_face_boxes
 from wav2lip_emotion.faces.blazeface import box_iou
 from wav2lip_emotion.faces.report import analyse_faces
 from wav2lip_emotion.media import read_image
-
-
-def dlib_annotations(xml: Path) -> dict[str, list[np.ndarray]]:
-    out: dict[str, list[np.ndarray]] = {}
-    for image in re.finditer(r"<image file='([^']+)'[^>]*>(.*?)</image>", xml.read_text(), re.S):
-        out[image[1]] = [
-            np.array([int(left), int(top), int(left) + int(w), int(top) + int(h)], float)
-            for top, left, w, h in re.findall(
-                r"<box top='(-?\d+)' left='(-?\d+)' width='(\d+)' height='(\d+)'", image[2]
-            )
-        ]
-    return out
 
 
 def main() -> None:
@@ -59,7 +45,7 @@ def main() -> None:
         print(f"  {name:20} {'found' if obs.found else 'NOT FOUND'}")
 
     faces_dir = asset_path("dlib_faces")
-    annotated = {**dlib_annotations(faces_dir / "training.xml"), **dlib_annotations(faces_dir / "testing.xml")}
+    annotated = dlib_face_boxes(faces_dir)
     total = hit = extra = 0
     for name, boxes in sorted(annotated.items()):
         rgb = read_image(faces_dir / name)

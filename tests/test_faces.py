@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 import cv2
@@ -22,6 +21,7 @@ from wav2lip_emotion.faces import (
     paste_back,
     pose_prior,
 )
+from wav2lip_emotion.faces.annotations import dlib_face_boxes
 from wav2lip_emotion.faces.report import analyse_faces
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image
 
@@ -119,21 +119,9 @@ def test_single_photos(tracker, name):
     assert 0 <= x0 < x1 <= rgb.shape[1] and 0 <= y0 < y1 <= rgb.shape[0]
 
 
-def _dlib_boxes(xml: Path) -> dict[str, list[np.ndarray]]:
-    """Annotated face boxes of dlib's example photos (testing.xml / training.xml)."""
-    out: dict[str, list[np.ndarray]] = {}
-    for image in re.finditer(r"<image file='([^']+)'[^>]*>(.*?)</image>", xml.read_text(), re.S):
-        boxes = [
-            np.array([int(m[1]), int(m[0]), int(m[1]) + int(m[2]), int(m[0]) + int(m[3])], float)
-            for m in re.findall(r"<box top='(-?\d+)' left='(-?\d+)' width='(\d+)' height='(\d+)'", image[2])
-        ]
-        out[image[1]] = boxes
-    return out
-
-
 def test_group_photos_one_track_on_a_real_face(tracker):
     faces_dir = asset_path("dlib_faces")
-    annotated = {**_dlib_boxes(faces_dir / "training.xml"), **_dlib_boxes(faces_dir / "testing.xml")}
+    annotated = dlib_face_boxes(faces_dir)
     checked = 0
     for name, boxes in annotated.items():
         if len(boxes) < 2:

@@ -18,7 +18,6 @@ Procedural identities (:mod:`.procedural_faces`) are new faces made from the acc
 from __future__ import annotations
 
 import copy
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -359,30 +358,27 @@ def _video_frame(path: Path, index: int) -> np.ndarray:
 
 def _group_candidates(directory: Path) -> list[Candidate]:
     """Faces of dlib's PASCAL VOC group photos (training.xml then testing.xml, in file order)."""
+    from ..faces.annotations import dlib_face_boxes
     from ..media import read_image
 
     out: list[Candidate] = []
     seen: set[str] = set()
-    for xml in ("training.xml", "testing.xml"):
-        root = ET.parse(directory / xml).getroot()
-        for image in root.iter("image"):
-            file = image.get("file", "")
-            seen.add(file)
-            rgb: np.ndarray | None = None
-            for i, box in enumerate(image.iter("box")):
-                left, top = float(box.get("left", 0)), float(box.get("top", 0))
-                w, h = float(box.get("width", 0)), float(box.get("height", 0))
-                stem = Path(file).stem
-                name, source = f"real_dlib_{stem}_{i}", f"dlib_faces/{file}#{i}"
-                if w < MIN_GROUP_FACE:
-                    reason = f"face too small: annotated box {w:.0f} px wide < {MIN_GROUP_FACE} px"
-                    out.append(Candidate(name, source, np.zeros((1, 1, 3), np.uint8), reject=reason))
-                    continue
-                if rgb is None:
-                    rgb = read_image(directory / file)
-                region = (left, top, left + w, top + h)
-                glasses = f"{file}#{i}" in GROUP_GLASSES
-                out.append(Candidate(name, source, rgb, region=region, public_domain=True, glasses=glasses))
+    for file, boxes in dlib_face_boxes(directory).items():
+        seen.add(file)
+        rgb: np.ndarray | None = None
+        for i, (left, top, right, bottom) in enumerate(boxes):
+            w = right - left
+            stem = Path(file).stem
+            name, source = f"real_dlib_{stem}_{i}", f"dlib_faces/{file}#{i}"
+            if w < MIN_GROUP_FACE:
+                reason = f"face too small: annotated box {w:.0f} px wide < {MIN_GROUP_FACE} px"
+                out.append(Candidate(name, source, np.zeros((1, 1, 3), np.uint8), reject=reason))
+                continue
+            if rgb is None:
+                rgb = read_image(directory / file)
+            region = (float(left), float(top), float(right), float(bottom))
+            glasses = f"{file}#{i}" in GROUP_GLASSES
+            out.append(Candidate(name, source, rgb, region=region, public_domain=True, glasses=glasses))
     for file in sorted(p.name for p in directory.glob("*.jpg")):
         if file not in seen:
             reason = DLIB_UNANNOTATED.get(file, "no face annotation")
