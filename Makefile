@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/generator_speed.py
+	$(PY) benchmarks/training_speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

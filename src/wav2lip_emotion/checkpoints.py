@@ -36,6 +36,7 @@ _METADATA_KEY = "wav2lip_emotion_config"
 #: human names of the kinds, for error messages
 KIND_NAMES = {
     "generator": "Wav2Lip generator",
+    "conditional_generator": "conditional emotion generator",
     "syncnet": "SyncNet lip-sync expert",
     "discriminator": "visual-quality discriminator",
     "emotion_densenet121": "DenseNet121 emotion classifier",
@@ -147,6 +148,8 @@ def _detect_kind(state: Mapping[str, Any]) -> str | None:
     def has(prefix: str) -> bool:
         return any(k.startswith(prefix) for k in keys)
 
+    if has("face_decoder_blocks.") and (has("conditioning.") or has("film.")):
+        return "conditional_generator"  # before the generator rule: it has the generator's tensors too
     if has("face_decoder_blocks.") and has("audio_encoder."):
         return "generator"
     if has("face_encoder.") and has("audio_encoder."):
@@ -156,6 +159,14 @@ def _detect_kind(state: Mapping[str, Any]) -> str | None:
     if has("features.denseblock") or (has("features.conv0") and has("classifier.")):
         return "emotion_densenet121"
     return None
+
+
+def _options_from_tensors(kind: str, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """Options a file without our config still tells by its shapes (a conditional generator's condition_dim)."""
+    film = state.get("film.0.weight")
+    if kind == "conditional_generator" and film is not None and film.dim() == 2:
+        return {"condition_dim": int(film.shape[1])}
+    return {}
 
 
 def _is_buffer(key: str) -> bool:
@@ -202,10 +213,10 @@ def _infer_profile(kind: str, state: Mapping[str, torch.Tensor], options: Mappin
         if _shape_mismatch(_build_meta(kind, profile, options), state) is None:
             return profile
     # custom sizes: the first layer's width tells the channel multiplier; try every face size
-    first = next(iter(state.values()))
+    first = state.get("face_encoder_blocks.0.0.conv_block.0.weight", next(iter(state.values())))
     from .models.profiles import SUPPORTED_FACE_SIZES
 
-    base = {"generator": 16, "syncnet": 32, "discriminator": 32}.get(kind)
+    base = {"generator": 16, "conditional_generator": 16, "syncnet": 32, "discriminator": 32}.get(kind)
     if base is None or first.dim() == 0:
         return None
     width = first.shape[0] / base
@@ -231,7 +242,15 @@ def load_model(
     ``profile`` is optional (inferred from the file); ``options`` are kind-specific (e.g. ``form`` of a
     discriminator, needed only for official files since their two forms have identical tensors).
     """
-    ckpt = read_checkpoint(path)
+    return _model_from_checkpoint(read_checkpoint(path), kind, profile, **options)
+
+
+def _model_from_checkpoint(
+    ckpt: Checkpoint,
+    kind: str | None = None,
+    profile: str | ModelProfile | None = None,
+    **options: Any,
+) -> nn.Module:
     found = ckpt.kind
     if found is None:
         raise CheckpointError(
@@ -248,6 +267,7 @@ def load_model(
     saved_options = dict(ckpt.config.get("options", {}))
     if not ckpt.config:  # official .pth or a bare safetensors file: options cannot be read from it
         saved_options.update(_OFFICIAL_DEFAULT_OPTIONS.get(found, {}))
+        saved_options.update(_options_from_tensors(found, ckpt.state_dict))
     for key, value in options.items():
         if value is None:
             continue
@@ -298,6 +318,18 @@ def load_model(
 def load_generator(path: str | Path, profile: str | ModelProfile | None = None) -> nn.Module:
     """Load a Wav2Lip generator (official .pth or ours) in eval mode."""
     return load_model(path, kind="generator", profile=profile)
+
+
+def load_generator_any(path: str | Path, profile: str | ModelProfile | None = None) -> nn.Module:
+    """Load a generator of either kind in eval mode: a plain Wav2Lip generator or a conditional one.
+
+    Check ``model.kind`` (``"generator"`` or ``"conditional_generator"``) to know which call convention it has.
+    """
+    ckpt = read_checkpoint(path)
+    if ckpt.kind not in ("generator", "conditional_generator"):
+        what = KIND_NAMES.get(ckpt.kind or "", "unrecognised model")
+        raise CheckpointError(f"{ckpt.path}: is a {what} checkpoint, not a generator (plain or conditional)")
+    return _model_from_checkpoint(ckpt, ckpt.kind, profile)
 
 
 def load_syncnet(path: str | Path, profile: str | ModelProfile | None = None) -> nn.Module:
@@ -379,6 +411,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         if "extra" in ckpt.config:
             summary["extra"] = ckpt.config["extra"]
     elif ckpt.kind in MODEL_REGISTRY:
-        prof = _infer_profile(ckpt.kind, ckpt.state_dict, _OFFICIAL_DEFAULT_OPTIONS.get(ckpt.kind, {}))
+        opts = {**_OFFICIAL_DEFAULT_OPTIONS.get(ckpt.kind, {}), **_options_from_tensors(ckpt.kind, ckpt.state_dict)}
+        prof = _infer_profile(ckpt.kind, ckpt.state_dict, opts)
         summary["profile"] = prof.to_dict() if prof else None
     return summary

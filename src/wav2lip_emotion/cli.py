@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -224,6 +225,33 @@ def _cmd_splits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from .train import load_config, train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    config = load_config(args.config, args.set or [])
+    if args.print_config:
+        print(config.to_toml(), end="")
+        return 0
+    summary = train(config, fresh=args.fresh)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+        return 0
+    out = Path(summary["output"])
+    val = summary.get("validation") or {}
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in val.items())
+    print(
+        f"{summary['stage']}: step {summary['step']}/{summary['steps']} in {summary['seconds_this_call']:.0f} s"
+        + (f" (resumed from step {summary['resumed_from']})" if summary.get("resumed_from") is not None else "")
+    )
+    if shown:
+        print(f"validation: {shown}")
+    model = "syncnet" if summary["stage"] == "syncnet" else "generator"
+    print(f"model: {out / (model + '.safetensors')}; log: {out / 'log.jsonl'}; samples: {out / 'samples'}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -428,6 +456,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-minority", type=int, default=2, help="smaller gender group actors in val and test")
     p.set_defaults(func=_cmd_splits)
+
+    p = sub.add_parser(
+        "train",
+        help="train a stage (syncnet, wav2lip, emotion, conditional) from a TOML config; resumes automatically",
+        description="Train from a TOML config (see configs/ and docs/training.md). Running the same command again "
+        "resumes from the newest checkpoint in runtime.output and continues the same trajectory. Multi-GPU or "
+        "multi-node: launch it with torchrun (torchrun --nproc_per_node N -m wav2lip_emotion.cli train CONFIG).",
+    )
+    p.add_argument("config", help="TOML config file (configs/*.toml)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set optim.lr=2e-4 --set schedule.steps=500 (value read as TOML)",
+    )
+    p.add_argument("--fresh", action="store_true", help="discard the run directory's checkpoints and start at step 0")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("demo", help="run the built-in demonstration and write its outputs")
     p.add_argument("--out", default="demo", help="output directory (default: ./demo)")

@@ -29,3 +29,7 @@ class AffectError(Wav2LipEmotionError, ValueError):
 
 class DataError(Wav2LipEmotionError, ValueError):
     """Dataset contents cannot be used: a malformed or unknown file-list entry, or no usable videos or pairs."""
+
+
+class TrainingError(Wav2LipEmotionError):
+    """A training run cannot go on (a NaN loss, a checkpoint that does not fit the config, ...)."""

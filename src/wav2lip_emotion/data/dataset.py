@@ -412,15 +412,23 @@ class TalkingFaceDataset(Dataset):
         slot = (index * self._slots) // self.samples_per_epoch
         return int(np.searchsorted(self._cumulative, slot, side="right"))
 
-    def rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence([self.config.seed, self.epoch, index]))
+    def rng(self, index: int, epoch: int | None = None) -> np.random.Generator:
+        epoch = self.epoch if epoch is None else epoch
+        return np.random.default_rng(np.random.SeedSequence([self.config.seed, epoch, index]))
 
     # ------------------------------------------------------------------ drawing
 
     def __getitem__(self, index: int) -> Sample:
+        return self.sample(index)
+
+    def sample(self, index: int, epoch: int | None = None) -> Sample:
+        """Sample ``index`` as drawn in ``epoch`` (None = the epoch set by :meth:`set_epoch`).
+
+        Passing the epoch explicitly makes a draw independent of any shared state (what a trainer
+        that must resume on the exact same samples wants)."""
         if not 0 <= index < len(self):
             raise IndexError(f"sample {index} out of range (dataset of {len(self)})")
-        rng = self.rng(index)
+        rng = self.rng(index, epoch)
         k = self.plan_of(index)
         failures: dict[str, str] = {}
         for attempt in range(self.config.max_retries + 1):

@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import ConfigError
+from .conditional import ConditionalGenerator, EmotionCondition, condition_tensors
 from .discriminator import DiscriminatorForm, QualityDiscriminator
 from .generator import Wav2LipGenerator
 from .profiles import PROFILES, ModelProfile, get_profile
@@ -18,6 +19,7 @@ MODEL_REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "generator": Wav2LipGenerator,
     "syncnet": SyncNetExpert,
     "discriminator": QualityDiscriminator,
+    "conditional_generator": ConditionalGenerator,
 }
 
 
@@ -33,11 +35,14 @@ def build_model(kind: str, profile: str | ModelProfile = "paper", **options: Any
 __all__ = [
     "MODEL_REGISTRY",
     "PROFILES",
+    "ConditionalGenerator",
     "DiscriminatorForm",
+    "EmotionCondition",
     "ModelProfile",
     "QualityDiscriminator",
     "SyncNetExpert",
     "Wav2LipGenerator",
     "build_model",
+    "condition_tensors",
     "get_profile",
 ]
