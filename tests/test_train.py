@@ -60,6 +60,7 @@ def _base(cache: Path, out: Path, **sections: dict) -> dict:
         "schedule": {
             "steps": 2,
             "eval_every": 2,
+            "eval_at_start": False,
             "eval_batches": 1,
             "save_every": 2,
             "sample_every": 2,
@@ -75,7 +76,7 @@ def _base(cache: Path, out: Path, **sections: dict) -> dict:
 @pytest.fixture(scope="module")
 def expert(cache, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("expert")
-    config = load_config(None, **_base(cache, out, stage="syncnet", schedule={"steps": 4}))
+    config = load_config(None, **_base(cache, out, stage="syncnet", schedule={"steps": 4, "eval_at_start": True}))
     Trainer(config).run()
     return out / "syncnet.safetensors"
 
@@ -203,7 +204,9 @@ def test_every_stage_and_variant_runs(cache, expert, tmp_path, stage, settings):
 
 
 def test_sync_warmup_switches_on_below_the_threshold(cache, expert, tmp_path):
-    sections = _base(cache, tmp_path / "run", stage="wav2lip", schedule={"steps": 2, "eval_every": 1})
+    sections = _base(
+        cache, tmp_path / "run", stage="wav2lip", schedule={"steps": 2, "eval_every": 1, "eval_at_start": True}
+    )
     sections["model"]["syncnet"] = str(expert)
     for threshold, on in ((0.0, False), (100.0, True)):
         sections["loss"] = {"sync_warmup_threshold": threshold}
@@ -216,7 +219,11 @@ def test_sync_warmup_switches_on_below_the_threshold(cache, expert, tmp_path):
 def test_conditional_model_translates_both_directions_from_one_checkpoint(cache, expert, tmp_path):
     sections = _base(cache, tmp_path / "run", stage="conditional", schedule={"steps": 3})
     sections["model"]["syncnet"] = str(expert)
+    sections["runtime"]["tensorboard"] = True
     Trainer(load_config(None, **sections)).run()
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    extra = read_checkpoint(tmp_path / "run" / "generator.safetensors").config["extra"]
+    assert extra["emotions"] == ["happy", "neutral", "sad"] and extra["strategy"] == "conditional"
     gen = load_generator_any(tmp_path / "run" / "generator.safetensors")
     data = build_data(load_config(None, **sections))
     batch = torch.utils.data.default_collate([data.val[i] for i in range(2)])

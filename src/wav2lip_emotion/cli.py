@@ -235,6 +235,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(config.to_toml(), end="")
         return 0
+    if args.validate:
+        from .train import Trainer
+        from .train.data import build_data
+
+        trainer = Trainer(config, data=build_data(config, eval_split=args.split))
+        step = trainer.try_resume()
+        if step is None:
+            raise Wav2LipEmotionError(f"{config.runtime.output}: no training checkpoint to validate")
+        metrics = trainer.validate()
+        print(
+            json.dumps({"step": step, "split": args.split, "windows": trainer.validated_windows, **metrics}, indent=1)
+        )
+        return 0
     summary = train(config, fresh=args.fresh)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return 0
@@ -473,6 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--fresh", action="store_true", help="discard the run directory's checkpoints and start at step 0")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="only validate the run's newest checkpoint and print the metrics as JSON (more windows: "
+        "--set schedule.eval_batches=N)",
+    )
+    p.add_argument("--split", choices=["val", "test"], default="val", help="split used by --validate (default val)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("demo", help="run the built-in demonstration and write its outputs")

@@ -159,8 +159,9 @@ def _part(
     return TalkingFaceDataset(cache, pairs, sample)
 
 
-def build_data(config: TrainConfig, *, need_val: bool = True) -> TrainData:
-    """Open the cache, split it and build the training (and validation) datasets."""
+def build_data(config: TrainConfig, *, need_val: bool = True, eval_split: str = "val") -> TrainData:
+    """Open the cache, split it and build the training and validation datasets (``eval_split`` = "test"
+    validates on the test actors instead)."""
     root = Path(config.data.cache)
     cache = FaceCache(root)  # a clear CacheError when it is not a face cache
     size = get_profile(config.model.profile).face_size
@@ -203,9 +204,9 @@ def build_data(config: TrainConfig, *, need_val: bool = True) -> TrainData:
     train = parts("train", seed)
     if train is None:
         raise DataError(f"{root}: the train split is empty ({splits.summary()})")
-    val = parts("val", seed + 1) if need_val else None
+    val = parts(eval_split, seed + 1) if need_val else None
     if need_val and val is None:
-        raise DataError(f"{root}: the val split is empty ({splits.summary()}); hold out at least one actor")
+        raise DataError(f"{root}: the {eval_split} split is empty ({splits.summary()}); hold out at least one actor")
     summary = f"{len(train)} training samples per epoch" + (f", {len(val)} validation" if val else "")
     return TrainData(cache=cache, splits=splits, train=train, val=val, summary=summary)
 

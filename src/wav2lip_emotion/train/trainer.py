@@ -145,6 +145,8 @@ class Trainer:
         self.profile = get_profile(config.model.profile)
 
         self.data = data or build_data(config)
+        #: the emotions of the training data (saved with the model: what it can translate between)
+        self.emotions = sorted({str(r.emotion) for r in self.data.cache.records() if r.emotion})
         torch.manual_seed(config.runtime.seed)  # model initialisation
         self._build_models()
         self._build_optimisers()
@@ -331,6 +333,8 @@ class Trainer:
         extra: dict[str, Any] = {"stage": self.stage, "step": self.step, "mask": cfg.model.mask}
         if self.stage in ("emotion", "conditional"):
             extra["pairs"] = cfg.data.pairs
+            # the emotions it was trained on (a conditional model translates between any two of them)
+            extra["emotions"] = self.emotions
             extra["strategy"] = cfg.loss.strategy if self.stage == "emotion" else "conditional"
         extra["validation"] = self.history.get("last_val", {})
         return extra
@@ -491,8 +495,10 @@ class Trainer:
             sums[name] += float(values.sum())
             counts[name] += values.numel()
 
+        self.validated_windows = 0
         for raw in self._val_batches():
             batch = self._to_device(raw)
+            self.validated_windows += int(batch["targets"].shape[0])
             if self.stage == "syncnet":
                 y = self._sync_labels(batch["targets"].shape[0], 0, train=False).to(self.device)
                 frames = torch.where(y.view(-1, 1, 1, 1, 1) > 0, batch["targets"], batch["faces"][:, 3:])
