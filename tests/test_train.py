@@ -396,3 +396,32 @@ def test_torchrun_two_gloo_processes(cache, expert, tmp_path):
     assert [e["step"] for e in train] == [1, 2]  # one log, written by rank 0 only
     assert json.loads((out / "summary.json").read_text())["step"] == 2
     assert isinstance(load_generator_any(out / "generator.safetensors"), Wav2LipGenerator)
+
+
+def test_densenet121_objective_when_given(cache, expert, tmp_path, official_shapes):
+    # the paper's objective: a DenseNet121 FER2013 checkpoint ({"net": state}) supplied by the user
+    state = deterministic_state_dict(official_shapes["emotion_densenet121_fer2013_7class"])
+    weights = tmp_path / "PrivateTest_model.t7"
+    torch.save({"net": state, "acc": 73.16}, weights)
+    sections = _base(cache, tmp_path / "run", stage="emotion", schedule={"steps": 1, "eval_every": 0})
+    sections["model"]["syncnet"] = str(expert)
+    sections["data"]["pairs"] = [["neutral", "happy"]]
+    sections["loss"] = {"emotion_model": "densenet121", "emotion_model_path": str(weights), "sync_warmup": False}
+    trainer = Trainer(load_config(None, **sections))
+    assert trainer.terms["emotion"].classifier.name == "densenet121"
+    trainer.run()
+    train = [e for e in read_log(tmp_path / "run" / "log.jsonl") if e["split"] == "train"]
+    assert 0.0 <= train[0]["emotion"] <= 1.0
+
+
+def test_cli_validate_prints_the_newest_checkpoints_metrics(cache, expert, tmp_path, capsys):
+    config = tmp_path / "sync.toml"
+    config.write_text(
+        f'stage = "syncnet"\n[model]\nprofile = "tiny"\n[data]\ncache = "{cache}"\n'
+        f'[schedule]\neval_batches = 1\n[runtime]\noutput = "{expert.parent}"\nprogress = false\ntensorboard = false\n'
+    )
+    assert main(["train", str(config), "--validate", "--split", "test", "--set", "optim.batch_size=2"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["step"] == 4 and shown["split"] == "test" and shown["windows"] == 2 and "accuracy" in shown
+    assert main(["train", str(config), "--validate", "--set", f"runtime.output='{tmp_path / 'empty'}'"]) == 1
+    assert "no training checkpoint" in capsys.readouterr().err
