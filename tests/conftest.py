@@ -56,3 +56,27 @@ def save_official(path: Path, state: dict[str, torch.Tensor], **extra: object) -
     """Write a checkpoint the way the original training scripts do (DataParallel 'module.' keys)."""
     torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, **extra}, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_world_cache(tmp_path_factory) -> Path:
+    """A tiny generated world (3 real actors x 1 sentence, neutral / happy / sad level 3), preprocessed at
+    the tiny profile's 48 px. Shared read-only by the data and training tests."""
+    from wav2lip_emotion.data.preprocess import PreprocessConfig, preprocess
+    from wav2lip_emotion.world.synth import WorldConfig, synthesize
+
+    root = tmp_path_factory.mktemp("tiny_world")
+    world = WorldConfig(
+        actors=3,
+        sentences=1,
+        emotions=("neutral", "happy", "sad"),
+        levels=(3,),
+        size=96,
+        procedural_identities=False,
+        aligned=False,
+        max_seconds=1.6,
+    )
+    synthesize(world, root / "world")
+    summary = preprocess(PreprocessConfig("world", root / "world", root / "cache", size=48, workers=2), progress=False)
+    assert summary.done == 9 and not summary.failed
+    return root / "cache"

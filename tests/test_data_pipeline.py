@@ -10,32 +10,13 @@ from wav2lip_emotion.audio import mel_start_index
 from wav2lip_emotion.data.cache import FaceCache
 from wav2lip_emotion.data.dataset import SampleConfig, TalkingFaceDataset
 from wav2lip_emotion.data.pairing import PairIndex, PairingConfig
-from wav2lip_emotion.data.preprocess import PreprocessConfig, preprocess
 from wav2lip_emotion.data.splits import read_splits, split_by_actor, write_filelists
 from wav2lip_emotion.perception.emotions import EMOTIONS
-from wav2lip_emotion.world.synth import WorldConfig, synthesize
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> FaceCache:
-    world = tmp_path_factory.mktemp("world")
-    synthesize(
-        WorldConfig(
-            actors=3,
-            sentences=1,
-            emotions=("neutral", "happy", "sad"),
-            levels=(3,),
-            size=96,
-            procedural_identities=False,
-            aligned=False,
-            max_seconds=1.6,
-        ),
-        world,
-    )
-    out = tmp_path_factory.mktemp("cache")
-    summary = preprocess(PreprocessConfig("world", world, out, size=48, workers=2), progress=False)
-    assert summary.done == 9 and not summary.failed
-    return FaceCache(out)
+def cache(tiny_world_cache) -> FaceCache:
+    return FaceCache(tiny_world_cache)
 
 
 def test_samples_are_aligned_and_paired(cache):

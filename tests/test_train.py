@@ -16,13 +16,11 @@ import torch
 
 from wav2lip_emotion.checkpoints import load_generator_any, load_model, load_syncnet, read_checkpoint
 from wav2lip_emotion.cli import main
-from wav2lip_emotion.data.preprocess import PreprocessConfig, preprocess
 from wav2lip_emotion.errors import ConfigError, TrainingError
 from wav2lip_emotion.models import ConditionalGenerator, QualityDiscriminator, SyncNetExpert, Wav2LipGenerator
 from wav2lip_emotion.train import STRATEGY_WEIGHTS, Trainer, load_config, read_log
 from wav2lip_emotion.train.data import StepBatchSampler, build_data
 from wav2lip_emotion.train.losses import clamp_grad_norm
-from wav2lip_emotion.world.synth import WorldConfig, synthesize
 
 from .conftest import deterministic_state_dict, save_official
 
@@ -31,25 +29,9 @@ CONFIGS = ROOT / "configs"
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    """A tiny generated world (3 real actors, neutral / happy / sad), cached at the tiny profile's 48 px."""
-    root = tmp_path_factory.mktemp("train_world")
-    synthesize(
-        WorldConfig(
-            actors=3,
-            sentences=1,
-            emotions=("neutral", "happy", "sad"),
-            levels=(3,),
-            size=96,
-            procedural_identities=False,
-            aligned=False,
-            max_seconds=1.6,
-        ),
-        root / "world",
-    )
-    summary = preprocess(PreprocessConfig("world", root / "world", root / "cache", size=48, workers=2), progress=False)
-    assert summary.done == 9
-    return root / "cache"
+def cache(tiny_world_cache) -> Path:
+    """The shared tiny world (conftest), cached at the tiny profile's 48 px."""
+    return tiny_world_cache
 
 
 def _base(cache: Path, out: Path, **sections: dict) -> dict:

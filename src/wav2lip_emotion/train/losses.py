@@ -28,7 +28,8 @@ class GeneratorOutputs:
     destination: torch.Tensor  # [B] int64 index into EMOTIONS (-1: none)
 
 
-#: name -> factory(**parts) building a loss term; parts are the frozen helpers the trainer has
+#: name -> factory(**parts) building a loss term. ``parts`` are what the trainer built for the weighted
+#: terms: ``expert`` (SyncNet), ``discriminator``, ``classifier`` (emotion model); each term takes its own
 LOSS_TERMS: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -43,6 +44,9 @@ def register_loss(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..
 @register_loss("l1")
 class ReconstructionLoss(nn.Module):
     """Mean absolute error between generated and target frames (s_r)."""
+
+    def __init__(self, **_: object) -> None:
+        super().__init__()
 
     def forward(self, out: GeneratorOutputs) -> torch.Tensor:
         return F.l1_loss(out.generated, out.targets)

@@ -39,15 +39,15 @@ from ..atomic import atomic_path, write_json_atomic, write_text_atomic
 from ..checkpoints import load_discriminator, load_syncnet, read_checkpoint, save_model
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..models import ConditionalGenerator, QualityDiscriminator, SyncNetExpert, Wav2LipGenerator, get_profile
+from ..models.syncnet import stack_lower_halves, sync_probability
 from ..perception.emotions import EMOTIONS, load_emotion_model
 from .config import TrainConfig, load_config
 from .data import NEUTRAL_INDEX, StepBatchSampler, TrainData, build_data
 from .logbook import RunLog, sample_grid
 from .losses import (
-    AdversarialLoss,
+    LOSS_TERMS,
     EmotionLoss,
     GeneratorOutputs,
-    ReconstructionLoss,
     SyncLoss,
     clamp_grad_norm,
     discriminator_loss,
@@ -182,21 +182,24 @@ class Trainer:
         self.generator = gen.to(dev)
         self.trained = self.generator
 
+        # the frozen / adversarial parts the loss terms need, built only for terms with a weight
         w = self.weights
-        self.terms["l1"] = ReconstructionLoss()
+        parts: dict[str, nn.Module] = {}
         if w["sync"] > 0:
             assert cfg.model.syncnet is not None  # validate() checked
-            self.terms["sync"] = SyncLoss(load_syncnet(cfg.model.syncnet, self.profile)).to(dev)
+            parts["expert"] = load_syncnet(cfg.model.syncnet, self.profile)
         if w["gan"] > 0:
             disc: nn.Module = QualityDiscriminator(self.profile, form=cfg.model.discriminator)
             if cfg.model.init_discriminator:
                 src = load_discriminator(cfg.model.init_discriminator, self.profile, form=cfg.model.discriminator)
                 disc.load_state_dict(src.state_dict())
-            self.discriminator = disc.to(dev)
-            self.terms["gan"] = AdversarialLoss(self.discriminator)
+            self.discriminator = parts["discriminator"] = disc.to(dev)
         if w["emotion"] > 0:
             kwargs = {"path": cfg.loss.emotion_model_path} if cfg.loss.emotion_model_path else {}
-            self.terms["emotion"] = EmotionLoss(load_emotion_model(cfg.loss.emotion_model, **kwargs)).to(dev)
+            parts["classifier"] = load_emotion_model(cfg.loss.emotion_model, **kwargs)
+        for name in ("l1", "sync", "gan", "emotion"):
+            if name == "l1" or w[name] > 0:
+                self.terms[name] = LOSS_TERMS[name](**parts).to(dev)
         judge = cfg.runtime.judge
         if judge != "none":
             if judge == cfg.loss.emotion_model and w["emotion"] > 0:
@@ -470,7 +473,8 @@ class Trainer:
         return metrics
 
     def _check_finite(self, values: dict[str, torch.Tensor], step: int) -> None:
-        bad = {k: float(v.detach()) for k, v in values.items() if not math.isfinite(float(v.detach()))}
+        numbers = {k: float(v.detach()) for k, v in values.items()}
+        bad = {k: v for k, v in numbers.items() if not math.isfinite(v)}
         if bad:
             last = f"step {self.last_saved}" if self.last_saved is not None else "none yet"
             what = ", ".join(f"{k} = {v}" for k, v in bad.items())
@@ -502,8 +506,7 @@ class Trainer:
             if self.stage == "syncnet":
                 y = self._sync_labels(batch["targets"].shape[0], 0, train=False).to(self.device)
                 frames = torch.where(y.view(-1, 1, 1, 1, 1) > 0, batch["targets"], batch["faces"][:, 3:])
-                audio, video = model(batch["mel"], _lower(frames))
-                p = torch.nn.functional.cosine_similarity(audio, video).clamp(1e-7, 1 - 1e-7)
+                p = sync_probability(*model(batch["mel"], stack_lower_halves(frames))).view(-1)
                 add("loss", torch.nn.functional.binary_cross_entropy(p, y, reduction="none"))
                 add("accuracy", ((p > 0.5).float() == y).float())
                 continue
@@ -724,12 +727,6 @@ def init_generator(gen: nn.Module, path: str | Path) -> nn.Module:
             f"{path}: does not fit a {name!r} profile generator ({first[:200]}); set model.profile to the checkpoint's"
         ) from None
     return gen
-
-
-def _lower(frames: torch.Tensor) -> torch.Tensor:
-    from ..models.syncnet import stack_lower_halves
-
-    return stack_lower_halves(frames)
 
 
 def _name(index: int) -> str:
