@@ -265,6 +265,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_translate(args: argparse.Namespace) -> int:
+    from .faces import TrackerConfig
+    from .translation import TranslateConfig, translate
+
+    config = TranslateConfig(
+        to=args.to,
+        source=args.source,
+        intensity=args.intensity,
+        checkpoint=args.checkpoint,
+        mask=args.mask,
+        batch_size=args.batch_size,
+        device=args.device,
+        side_by_side=args.side_by_side,
+        faces=args.faces,
+        paste=args.paste,
+        crf=args.crf,
+        threads=args.threads,
+        progress=not args.quiet,
+        tracker=TrackerConfig(max_misses=args.max_misses),
+    )
+    result = translate(args.input, args.output, config=config)
+    print(result.describe())
+    if args.json:
+        from .atomic import write_json_atomic
+
+        write_json_atomic(args.json, result.to_json())
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -494,6 +523,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--split", choices=["val", "test"], default="val", help="split used by --validate (default val)")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "translate",
+        help="change the facial emotion in a video, keeping its audio, lip sync, identity and pose",
+        description="Translate the main face of INPUT to another emotion and write OUTPUT (H.264 MP4) with the "
+        "input's own audio (copied bit for bit when MP4 allows its codec), frame rate, size and length. Frames "
+        "without a face are copied through untouched. The output appears only when everything succeeded. "
+        "See docs/translate.md.",
+        epilog="examples:\n"
+        "  wav2lip-emotion translate clip.mp4 -o happy.mp4 --to happy --checkpoint runs/world/conditional/"
+        "generator.safetensors\n"
+        "  wav2lip-emotion translate clip.mp4 -o sad.mp4 --to sad --from neutral --intensity 2 "
+        "--side-by-side compare.mp4\n"
+        "  wav2lip-emotion translate clip.mp4 -o out.mp4 --to happy --checkpoint wav2lip_emotion.pth --mask half",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", help="video with a talking face and an audio track")
+    p.add_argument("-o", "--output", required=True, help="translated video to write (.mp4)")
+    p.add_argument("--to", required=True, metavar="EMOTION", help="destination emotion (happy, sad, neutral, ...)")
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="EMOTION",
+        help="the emotion the person shows now (default: the checkpoint's source emotion, or unknown)",
+    )
+    p.add_argument(
+        "--intensity",
+        type=float,
+        help="strength of the destination emotion: 0..1, or a MEAD level 1..3 (conditional models only; default 1)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        help="generator: ours (.safetensors, paired or conditional) or an official Wav2Lip / Wav2Lip-Emotion .pth "
+        "(default: the model shipped with the package)",
+    )
+    p.add_argument(
+        "--mask",
+        choices=["half", "full"],
+        help="half = lower face (Wav2Lip), full = whole face (Wav2Lip-Emotion); default: from the checkpoint, "
+        "inferred for official .pth files",
+    )
+    p.add_argument("--batch-size", type=int, help="faces per generator call (default 8 on CPU, 32 on GPU)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto", help="default auto")
+    p.add_argument("--side-by-side", metavar="OUT.mp4", help="also write source | translated side by side")
+    p.add_argument("--faces", metavar="JSON", help="face track from `wav2lip-emotion faces INPUT --json F`")
+    p.add_argument(
+        "--paste",
+        choices=["replace", "detail"],
+        default="replace",
+        help="replace (as published) or detail (add only the generator's change, keeping full resolution)",
+    )
+    p.add_argument("--crf", type=int, default=18, help="x264 quality: 0 lossless .. 51 worst (default 18)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    p.add_argument("--max-misses", type=int, default=10, help="frames a lost face is searched for nearby")
+    p.add_argument("--json", metavar="F", help="write the run's summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_translate)
 
     p = sub.add_parser("demo", help="run the built-in demonstration and write its outputs")
     p.add_argument("--out", default="demo", help="output directory (default: ./demo)")

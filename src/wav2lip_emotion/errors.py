@@ -33,3 +33,7 @@ class DataError(Wav2LipEmotionError, ValueError):
 
 class TrainingError(Wav2LipEmotionError):
     """A training run cannot go on (a NaN loss, a checkpoint that does not fit the config, ...)."""
+
+
+class TranslationError(Wav2LipEmotionError):
+    """A video cannot be translated: no face in it, no audio, or a model that cannot do what was asked."""

@@ -334,6 +334,8 @@ class Trainer:
         """What a saved model says about itself (read by translate and evaluate)."""
         cfg = self.config
         extra: dict[str, Any] = {"stage": self.stage, "step": self.step, "mask": cfg.model.mask}
+        # the crop margin of the face cache: translation crops faces the same way
+        extra["crop_padding"] = float(self.data.cache.info.padding)
         if self.stage in ("emotion", "conditional"):
             extra["pairs"] = cfg.data.pairs
             # the emotions it was trained on (a conditional model translates between any two of them)

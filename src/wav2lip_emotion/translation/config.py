@@ -1,0 +1,111 @@
+"""What a translation run does: one typed config shared by the command line and the Python API."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..faces import CropConfig, MaskMode, PasteMode, TrackerConfig
+from ..perception.emotions import parse_emotion
+
+#: the devices ``--device`` accepts
+DEVICES = ("auto", "cpu", "cuda", "mps")
+#: crop margin used when the checkpoint does not record one (the face cache's default)
+DEFAULT_CROP_PADDING = 0.1
+
+
+def parse_intensity(value: float | None) -> float | None:
+    """An intensity in [0, 1]: values in [0, 1] are taken as they are, values in (1, 3] as a MEAD level
+    (level / 3, so 2 -> 0.667 and 3 -> 1.0). None stays None (the model's full strength)."""
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"intensity must be a number in 0..1 or a level in 1..3, got {value!r}") from None
+    if not math.isfinite(v) or v < 0 or v > 3:
+        raise ConfigError(f"intensity must be in 0..1 (fraction) or 1..3 (MEAD level), got {value!r}")
+    return v if v <= 1 else v / 3.0
+
+
+@dataclass
+class TranslateConfig:
+    """Settings of one translation: ``wav2lip-emotion translate`` and :func:`wav2lip_emotion.translate`."""
+
+    #: destination emotion (neutral, happy, sad, angry, disgusted, fear, surprised, contempt or a synonym)
+    to: str
+    #: source emotion. None = what a paired checkpoint was trained from, or "unknown" for a conditional one
+    source: str | None = None
+    #: how strong the destination emotion is: 0..1, or a MEAD level 1..3 (= level / 3). None = full
+    #: strength (1). Only a conditional checkpoint has an intensity control.
+    intensity: float | None = None
+    #: generator checkpoint: ours (.safetensors, plain or conditional) or an official .pth. None = the
+    #: model shipped with the package
+    checkpoint: Path | None = None
+    #: half (lower half of the face, Wav2Lip's) or full (whole face, Wav2Lip-Emotion's). None = what
+    #: the checkpoint records; official .pth files do not record it, so it is inferred from how the
+    #: model treats the first faces of the video (see docs/translate.md)
+    mask: MaskMode | None = None
+    #: faces per generator call. None = 8 on CPU (fastest on a 2-core machine), 32 on a GPU
+    batch_size: int | None = None
+    #: auto = cuda, then mps, then cpu
+    device: str = "auto"
+    #: also write source | translated next to each other (with the audio) to this file
+    side_by_side: Path | None = None
+    #: face track from ``wav2lip-emotion faces --json`` instead of tracking here (same video)
+    faces: Path | None = None
+    #: replace = the generated face replaces the original inside the mask (as published); detail = only
+    #: the generator's change is added, keeping the original's resolution where nothing changed
+    paste: PasteMode = PasteMode.REPLACE
+    #: margin of the model crop around the face, as a fraction of its side. None = the checkpoint's
+    #: (the face cache it was trained on), else 0.1
+    crop_padding: float | None = None
+    #: grow the pasted region beyond the face-mesh hull by this fraction of the crop side (jaw movement)
+    paste_grow: float = 0.06
+    #: x264 quality of the output (0 = lossless, 18 = visually lossless, 51 = worst) and speed preset
+    crf: int = 18
+    preset: str = "veryfast"
+    #: CPU threads for torch (None = torch's default: all cores)
+    threads: int | None = None
+    #: show a progress bar (frames/s, ETA) on stderr
+    progress: bool = True
+    #: face detection and tracking settings
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+    def __post_init__(self) -> None:
+        self.to = parse_emotion(self.to).value
+        if self.source is not None:
+            self.source = parse_emotion(self.source).value
+        self.intensity = parse_intensity(self.intensity)
+        if self.checkpoint is not None:
+            self.checkpoint = Path(self.checkpoint)
+        if self.mask is not None:
+            try:
+                self.mask = MaskMode(str(getattr(self.mask, "value", self.mask)).lower())
+            except ValueError:
+                raise ConfigError(f"mask must be half or full, got {self.mask!r}") from None
+        try:
+            self.paste = PasteMode(str(getattr(self.paste, "value", self.paste)).lower())
+        except ValueError:
+            raise ConfigError(f"paste must be replace or detail, got {self.paste!r}") from None
+        if self.batch_size is not None and int(self.batch_size) < 1:
+            raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.side_by_side is not None:
+            self.side_by_side = Path(self.side_by_side)
+        if self.faces is not None:
+            self.faces = Path(self.faces)
+        if self.crop_padding is not None:
+            CropConfig(padding=float(self.crop_padding))  # range check
+        if not 0 <= self.paste_grow <= 0.5:
+            raise ConfigError(f"paste_grow must be in [0, 0.5], got {self.paste_grow}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {self.threads}")
+
+    def with_overrides(self, **changes: Any) -> TranslateConfig:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)

@@ -1,0 +1,462 @@
+"""Translation end to end on the real recorded clips, with tiny generators: what goes in comes out.
+
+The models here are untrained (tiny profile, random weights): these tests check the pipeline's
+promises (frames, rate, size, length, audio, untouched background, pass-through, errors, atomic
+output), not the quality of an emotion change, which docs/translate.md measures with trained models.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tests.conftest import save_official
+from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.audio import load_audio
+from wav2lip_emotion.checkpoints import save_model
+from wav2lip_emotion.cli import main
+from wav2lip_emotion.errors import ConfigError, TranslationError
+from wav2lip_emotion.faces import CropConfig, FaceCrop, FaceTracker, MaskMode
+from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video
+from wav2lip_emotion.models import ConditionalGenerator, Wav2LipGenerator
+from wav2lip_emotion.models.fusion import count_batchnorms, fold_batchnorm
+from wav2lip_emotion.translation import (
+    EmotionTranslator,
+    GeneratorCard,
+    TranslateConfig,
+    parse_intensity,
+    resolve_request,
+    translate,
+)
+from wav2lip_emotion.translation.translator import Request
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def movie_avi() -> Path:
+    return asset_path("kphotoalbum_movie")
+
+
+@pytest.fixture(scope="module")
+def movie_hello() -> Path:
+    return asset_path("movie_hello")
+
+
+def _randomise_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    gen = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.num_features, generator=gen) * 0.2 - 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.rand(m.num_features, generator=gen) * 0.2 - 0.1)
+    return model
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """Tiny generators saved the way the trainer saves them, plus an official-format .pth."""
+    root = tmp_path_factory.mktemp("translate_ckpts")
+    torch.manual_seed(0)
+    paired = _randomise_batchnorm(Wav2LipGenerator("tiny")).eval()
+    cond = _randomise_batchnorm(ConditionalGenerator("tiny")).eval()
+    out = {
+        "paired": save_model(
+            paired,
+            root / "neutral_happy.safetensors",
+            extra={"stage": "emotion", "mask": "half", "pairs": [["neutral", "happy"]], "crop_padding": 0.1},
+        ),
+        "paired_full": save_model(
+            paired,
+            root / "neutral_sad_full.safetensors",
+            extra={"stage": "emotion", "mask": "full", "pairs": [["neutral", "sad"]], "crop_padding": 0.1},
+        ),
+        "conditional": save_model(
+            cond,
+            root / "conditional.safetensors",
+            extra={"stage": "conditional", "mask": "half", "pairs": None, "emotions": ["happy", "neutral", "sad"]},
+        ),
+        "wav2lip": save_model(paired, root / "wav2lip.safetensors", extra={"stage": "wav2lip", "mask": "half"}),
+        "official": save_official(root / "official.pth", paired.state_dict()),
+    }
+    from wav2lip_emotion.models import SyncNetExpert
+
+    out["syncnet"] = save_model(SyncNetExpert("tiny"), root / "syncnet.safetensors")
+    return out
+
+
+def _audio_samples(path: Path) -> np.ndarray:
+    """Every decoded sample of the first audio stream at its own rate and format."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(stream)])
+
+
+def _decoded_frames(path: Path) -> int:
+    with VideoReader(path) as reader:
+        return sum(1 for _ in reader)
+
+
+def _reencode(path: Path, directory: Path) -> Path:
+    """The input re-encoded frame for frame with translate's encoder settings: the codec-noise baseline."""
+    info = probe_video(path)
+    out = directory / f"reencoded_{path.stem}.mp4"
+    with VideoWriter(out, info.fps, info.width, info.height) as writer, VideoReader(path) as reader:
+        for frame in reader:
+            writer.write(frame.rgb)
+    return out
+
+
+def _face_boxes(path: Path, padding: float = 0.1) -> list[np.ndarray | None]:
+    tracker = FaceTracker()
+    boxes: list[np.ndarray | None] = []
+    with VideoReader(path) as reader:
+        for frame in reader:
+            obs = tracker.update(frame.rgb, frame.time)
+            boxes.append(FaceCrop.from_box(obs.box, CropConfig(size=48, padding=padding)).box if obs.found else None)
+    return boxes
+
+
+def _background_differences(
+    source: Path, others: list[Path], boxes: list[np.ndarray | None], margin: float = 0.15, every: int = 1
+) -> list[tuple[float, float, int]]:
+    """For each of ``others``: (mean, 99.9th percentile, max) of its absolute differences from ``source``
+    outside each frame's face crop (enlarged by ``margin``), and the max difference anywhere."""
+    hists = [np.zeros(256, np.int64) for _ in others]
+    peaks = [0 for _ in others]
+    readers = [VideoReader(p) for p in (source, *others)]
+    try:
+        for frames in zip(*readers, strict=True):
+            index = frames[0].index
+            if index % every:
+                continue
+            box = boxes[index]
+            for k, frame in enumerate(frames[1:]):
+                diff = cv2.absdiff(frames[0].rgb, frame.rgb)
+                peaks[k] = max(peaks[k], int(diff.max()))
+                hists[k] += np.bincount(diff.ravel(), minlength=256)
+                if box is not None:  # take the face crop (and a margin) out of the comparison
+                    x0, y0, x1, y1 = box
+                    m = margin * (x1 - x0)
+                    face = diff[max(0, int(y0 - m)) : int(y1 + m) + 1, max(0, int(x0 - m)) : int(x1 + m) + 1]
+                    hists[k] -= np.bincount(face.ravel(), minlength=256)
+    finally:
+        for r in readers:
+            r.close()
+    out = []
+    for hist, peak in zip(hists, peaks, strict=True):
+        total = hist.sum()
+        mean = float((hist * np.arange(256)).sum() / total)
+        out.append((mean, float(np.searchsorted(np.cumsum(hist), 0.999 * total)), peak))
+    return out
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".") or p.suffix == ".part")
+
+
+# --------------------------------------------------------------------------- the must-shows
+
+
+def test_movie_hello_keeps_frames_rate_size_length_audio_and_background(tmp_path, movie_hello, checkpoints):
+    out = tmp_path / "hello_happy.mp4"
+    result = translate(movie_hello, out, to="happy", checkpoint=checkpoints["conditional"], progress=False)
+    src, dst = probe_video(movie_hello), probe_video(out)
+    # the input's index lists 250 frames, but its edit list hides the last one: players (and our reader)
+    # show 249, and so does the output
+    assert _decoded_frames(movie_hello) == _decoded_frames(out) == dst.frame_count == result.frames == 249
+    assert dst.fps == pytest.approx(src.fps, rel=1e-4)
+    assert (dst.width, dst.height) == (src.width, src.height) == (1280, 720)
+    assert dst.duration == pytest.approx(src.duration, abs=1.01 / src.fps)
+    assert result.faces == 249 and result.passed_through == 0 and result.audio == "copied"
+    # AAC copied packet for packet: the decoded samples are identical
+    assert dst.audio_codec == src.audio_codec == "aac"
+    a, b = _audio_samples(movie_hello), _audio_samples(out)
+    assert a.shape == b.shape and np.array_equal(a, b)
+    # outside the face crop only codec noise: as close to the input as a plain re-encode of it
+    boxes = _face_boxes(movie_hello)
+    (mean, p999, peak), (noise_mean, noise_p999, _) = _background_differences(
+        movie_hello, [out, _reencode(movie_hello, tmp_path)], boxes, every=2
+    )
+    assert mean <= noise_mean + 0.1 and p999 <= noise_p999 + 2
+    assert peak > 60  # inside the crop the model did redraw the face (a random tiny model changes it a lot)
+
+
+def test_movie_avi_pcm_audio_survives_and_side_by_side(tmp_path, movie_avi, checkpoints):
+    out, side = tmp_path / "avi_happy.mp4", tmp_path / "compare.mp4"
+    result = translate(movie_avi, out, to="happy", checkpoint=checkpoints["paired"], side_by_side=side, progress=False)
+    src, dst, sbs = probe_video(movie_avi), probe_video(out), probe_video(side)
+    assert src.audio_codec == "pcm_u8" and dst.audio_codec == "aac"
+    assert dst.frame_count == sbs.frame_count == src.frame_count == 68
+    assert dst.fps == pytest.approx(src.fps, rel=1e-4)
+    assert (dst.width, dst.height) == (160, 120) and (sbs.width, sbs.height) == (320, 120)
+    assert dst.duration == pytest.approx(src.duration, abs=1.0 / src.fps)
+    a, b = load_audio(movie_avi), load_audio(out)
+    assert abs(len(a) - len(b)) <= 16_000 / src.fps  # same duration within one frame
+    n = min(len(a), len(b))
+    assert np.corrcoef(a[:n], b[:n])[0, 1] > 0.99
+    assert result.source == "neutral" and result.to == "happy" and result.mask == "half"
+    boxes = _face_boxes(movie_avi)
+    (mean, _, _), (noise_mean, _, _) = _background_differences(movie_avi, [out, _reencode(movie_avi, tmp_path)], boxes)
+    assert mean <= noise_mean + 0.1
+    # left half of the side-by-side video is the source
+    with VideoReader(side) as rs, VideoReader(movie_avi) as ri:
+        first_side, first_src = next(iter(rs)).rgb, next(iter(ri)).rgb
+    assert np.abs(first_side[:, :160].astype(int) - first_src).mean() < 3.0
+
+
+def test_frames_without_a_face_pass_through_untouched(tmp_path, movie_avi, checkpoints):
+    src = tmp_path / "gap.mp4"
+    with VideoWriter(src, 15, 160, 120, audio_from=movie_avi) as writer, VideoReader(movie_avi) as reader:
+        for frame in reader:
+            writer.write(np.full_like(frame.rgb, 90) if 20 <= frame.index < 30 else frame.rgb)
+    out = tmp_path / "out.mp4"
+    result = translate(src, out, to="happy", checkpoint=checkpoints["paired"], progress=False)
+    assert result.frames == 68 and result.passed_through == 10 and result.faces == 58
+    assert result.missing_ranges == [(20, 29)]
+    assert "no face in frames 20-29" in result.describe()
+    with VideoReader(out) as reader:
+        for frame in reader:
+            if 20 <= frame.index < 30:
+                assert np.abs(frame.rgb.astype(int) - 90).max() <= 2
+
+
+def test_face_track_file_is_used_instead_of_tracking(tmp_path, movie_avi, checkpoints):
+    track = tmp_path / "faces.json"
+    assert main(["faces", str(movie_avi), "--json", str(track), "-q"]) == 0
+    out = tmp_path / "out.mp4"
+    result = translate(movie_avi, out, to="sad", checkpoint=checkpoints["paired_full"], faces=track, progress=False)
+    assert result.faces == 68 and result.mask == "full"
+    data = json.loads(track.read_text())
+    data["frames"] = data["frames"][:30]
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps(data))
+    with pytest.raises(TranslationError, match=r"short\.json: has no record for frame 30"):
+        translate(movie_avi, tmp_path / "x.mp4", to="sad", checkpoint=checkpoints["paired_full"], faces=short)
+    assert not (tmp_path / "x.mp4").exists() and not _leftovers(tmp_path)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _cli_fails(capsys, args: list[str], match: str) -> str:
+    assert main(["translate", *args, "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wav2lip-emotion: error: ") and len(err.splitlines()) == 1, err
+    assert match in err, err
+    return err
+
+
+def test_video_without_any_face_is_an_error_and_writes_nothing(tmp_path, movie_avi, checkpoints, capsys):
+    src = tmp_path / "noface.mp4"
+    y, x = np.mgrid[0:120, 0:160]
+    with VideoWriter(src, 15, 160, 120, audio_from=movie_avi) as writer:
+        for i in range(30):
+            writer.write(np.stack([(x + i) % 256, (y * 2) % 256, (x + y) % 256], -1).astype(np.uint8))
+    out, side = tmp_path / "out.mp4", tmp_path / "side.mp4"
+    _cli_fails(
+        capsys,
+        [
+            str(src),
+            "-o",
+            str(out),
+            "--to",
+            "happy",
+            "--checkpoint",
+            str(checkpoints["paired"]),
+            "--side-by-side",
+            str(side),
+        ],
+        "noface.mp4: no face was found in any of its 30 frames; nothing was written",
+    )
+    assert not out.exists() and not side.exists() and not _leftovers(tmp_path)
+
+
+def test_video_without_audio_is_an_error(tmp_path, movie_avi, checkpoints, capsys):
+    src = tmp_path / "silent.mp4"
+    with VideoWriter(src, 15, 160, 120) as writer, VideoReader(movie_avi) as reader:
+        for frame in reader:
+            writer.write(frame.rgb)
+    out = tmp_path / "out.mp4"
+    _cli_fails(
+        capsys,
+        [str(src), "-o", str(out), "--to", "happy", "--checkpoint", str(checkpoints["paired"])],
+        "silent.mp4: has no audio stream",
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "match"),
+    [
+        ("paired", ["--to", "sad"], "translates neutral -> happy; it cannot make sad faces"),
+        ("paired", ["--to", "happy", "--from", "sad"], "it was not trained for sad -> happy"),
+        ("paired", ["--to", "happy", "--intensity", "0.5"], "a paired model has no intensity control"),
+        ("conditional", ["--to", "angry"], "trained on happy, neutral, sad; it cannot make angry faces"),
+        ("conditional", ["--to", "happy", "--from", "fear"], "--from fear is not one of them"),
+        ("wav2lip", ["--to", "happy"], "is a wav2lip-stage lip-sync model trained without emotion pairs"),
+        ("syncnet", ["--to", "happy"], "is a SyncNet lip-sync expert checkpoint, not a generator"),
+        ("paired", ["--to", "happy", "--mask", "full"], "was trained with the half mask; --mask full"),
+        ("conditional", ["--to", "happy", "--intensity", "7"], "intensity must be in 0..1"),
+        ("conditional", ["--to", "joyful"], "unknown emotion 'joyful'"),
+    ],
+)
+def test_checkpoint_that_cannot_do_the_request_is_an_error(
+    tmp_path, movie_avi, checkpoints, capsys, name, extra, match
+):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an older result")  # an existing file is left untouched
+    _cli_fails(capsys, [str(movie_avi), "-o", str(out), "--checkpoint", str(checkpoints[name]), *extra], match)
+    assert out.read_bytes() == b"an older result" and not _leftovers(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["missing.mp4", "-o", "{tmp}/o.mp4"], "missing.mp4: no such video file"),
+        (["{avi}", "-o", "{tmp}/o.avi"], "o.avi: translate writes H.264 video in an MP4 container"),
+        (["{avi}", "-o", "{tmp}/nodir/o.mp4"], "does not exist"),
+        (["{avi}", "-o", "{tmp}/o.mp4", "--checkpoint", "{tmp}/none.safetensors"], "none.safetensors: no such"),
+        (["{tmp}/corrupt.mp4", "-o", "{tmp}/o.mp4"], "corrupt.mp4:"),
+        (["{avi}", "-o", "{tmp}/o.mp4", "--faces", "{tmp}/corrupt.mp4"], "corrupt.mp4: not a face-track JSON"),
+    ],
+)
+def test_bad_paths_are_one_line_errors(tmp_path, movie_avi, checkpoints, capsys, args, match):
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    filled = [a.format(tmp=tmp_path, avi=movie_avi) for a in args]
+    if "--checkpoint" not in filled:
+        filled += ["--checkpoint", str(checkpoints["paired"])]
+    _cli_fails(capsys, [*filled, "--to", "happy"], match)
+    assert not (tmp_path / "o.mp4").exists() and not _leftovers(tmp_path)
+
+
+def test_failure_midway_leaves_no_output(tmp_path, movie_avi, checkpoints, monkeypatch):
+    translator = EmotionTranslator.from_checkpoint(checkpoints["paired"], "happy")
+    calls = {"n": 0}
+    real = translator.generate
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("simulated crash in the generator")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(translator, "generate", failing)
+    out, side = tmp_path / "out.mp4", tmp_path / "side.mp4"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        translate(movie_avi, out, to="happy", translator=translator, side_by_side=side, progress=False)
+    assert not out.exists() and not side.exists() and not _leftovers(tmp_path)
+
+
+# --------------------------------------------------------------------------- models, requests, masks
+
+
+def test_official_pth_runs_with_inferred_mask_and_a_note(tmp_path, movie_avi, checkpoints):
+    result = translate(movie_avi, tmp_path / "o.mp4", to="happy", checkpoint=checkpoints["official"], progress=False)
+    assert result.frames == 68 and result.mask in ("half", "full")
+    assert result.mask_probe is not None and "mask inferred as" in result.mask_probe
+    assert any("does not record which emotions" in n for n in result.notes)
+    given = translate(
+        movie_avi, tmp_path / "p.mp4", to="happy", checkpoint=checkpoints["official"], mask="full", progress=False
+    )
+    assert given.mask == "full" and given.mask_probe is None
+
+
+def test_conditional_request_source_and_intensity(tmp_path, movie_avi, checkpoints):
+    result = translate(
+        movie_avi,
+        tmp_path / "o.mp4",
+        to="sad",
+        source="happiness",
+        intensity=2,
+        checkpoint=checkpoints["conditional"],
+        progress=False,
+        batch_size=5,
+    )
+    assert (result.source, result.to, result.intensity) == ("happy", "sad", pytest.approx(2 / 3))
+    assert result.frames == 68
+
+
+def test_intensity_scales():
+    assert parse_intensity(None) is None
+    assert parse_intensity(0) == 0.0 and parse_intensity(0.4) == 0.4 and parse_intensity(1) == 1.0
+    assert parse_intensity(2) == pytest.approx(2 / 3) and parse_intensity(3) == 1.0
+    for bad in (-0.1, 3.5, float("nan"), "x"):
+        with pytest.raises(ConfigError):
+            parse_intensity(bad)  # type: ignore[arg-type]
+
+
+def test_resolve_request_rules(tmp_path):
+    base = {"path": tmp_path / "m.safetensors", "source": "native", "profile": "tiny", "face_size": 48}
+    paired = GeneratorCard(kind="generator", stage="emotion", pairs=(("neutral", "happy"), ("sad", "happy")), **base)
+    assert resolve_request(paired, "happy", None, None).source is None  # two sources: left open
+    assert resolve_request(paired, "happy", "sad", 1.0).source == "sad"
+    single = GeneratorCard(kind="generator", stage="emotion", pairs=(("neutral", "happy"),), **base)
+    assert resolve_request(single, "happy", None, None).source == "neutral"
+    cond = GeneratorCard(kind="conditional_generator", stage="conditional", emotions=("happy", "neutral"), **base)
+    assert resolve_request(cond, "neutral", None, 0.25).intensity == 0.25
+    official = GeneratorCard(kind="generator", **{**base, "source": "official"})
+    assert resolve_request(official, "sad", None, None).notes
+
+
+class _CopiesPrior(nn.Module):
+    """Stands in for a half-mask model: draws what the pose prior shows (black where it is blanked)."""
+
+    def forward(self, audio: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+        return faces[:, :3] * 0.9 + faces[:, 3:] * 0.1
+
+
+class _CopiesReference(nn.Module):
+    """Stands in for a full-mask model: redraws the face from the reference."""
+
+    def forward(self, audio: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+        return faces[:, 3:]
+
+
+@pytest.mark.parametrize(("model", "expected"), [(_CopiesPrior(), MaskMode.HALF), (_CopiesReference(), MaskMode.FULL)])
+def test_mask_probe_tells_half_from_full_models(tmp_path, model, expected):
+    card = GeneratorCard(path=tmp_path / "x.pth", source="official", kind="generator", profile="tiny", face_size=48)
+    translator = EmotionTranslator(model, card, Request("happy", None, 1.0), fold=False)
+    rng = np.random.default_rng(0)
+    crops = rng.integers(80, 220, size=(4, 48, 48, 3), dtype=np.uint8)
+    hulls = np.zeros((4, 48, 48), bool)
+    hulls[:, 6:44, 8:40] = True
+    probe = translator.infer_mask(np.zeros((4, 1, 80, 16), np.float32), crops, hulls)
+    assert probe.mask is expected and translator.mask is expected
+    assert (probe.darkening > 0.5) == (expected is MaskMode.HALF)
+
+
+@pytest.mark.parametrize("kind", ["plain", "conditional"])
+def test_batchnorm_folding_keeps_the_outputs(kind):
+    torch.manual_seed(1)
+    model = _randomise_batchnorm(Wav2LipGenerator("tiny") if kind == "plain" else ConditionalGenerator("tiny")).eval()
+    folded = fold_batchnorm(model)
+    assert count_batchnorms(model) > 0 and count_batchnorms(folded) == 0
+    audio, faces = torch.randn(3, 1, 80, 16), torch.rand(3, 6, 48, 48)
+    with torch.inference_mode():
+        if kind == "plain":
+            a, b = model(audio, faces), folded(audio, faces)
+        else:
+            a, b = model(audio, faces, "happy", None, 0.7), folded(audio, faces, "happy", None, 0.7)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert count_batchnorms(model) > 0  # the original is untouched
+
+
+def test_package_level_api_and_config(tmp_path):
+    import wav2lip_emotion
+
+    assert wav2lip_emotion.translate is translate
+    cfg = TranslateConfig(to="Joy", source="calm", mask="FULL", intensity=3)
+    assert (cfg.to, cfg.source, cfg.mask, cfg.intensity) == ("happy", "neutral", MaskMode.FULL, 1.0)
+    with pytest.raises(ConfigError, match="device"):
+        TranslateConfig(to="happy", device="tpu")
+    with pytest.raises(ConfigError, match="batch size"):
+        TranslateConfig(to="happy", batch_size=0)
