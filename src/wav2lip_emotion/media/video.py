@@ -304,7 +304,9 @@ class VideoReader:
     end; each ``iter()`` opens the file anew.
     """
 
-    def __init__(self, path: str | Path, fps: float | None = None, max_frames: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path, fps: float | None = None, max_frames: int | None = None, threads: int | None = None
+    ) -> None:
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ConfigError(f"output frame rate must be a positive number, got {fps!r}")
         if max_frames is not None and max_frames < 0:
@@ -314,6 +316,8 @@ class VideoReader:
         self.fps: float = float(fps) if fps is not None else self.info.fps  # rate of the frames yielded
         self._resample = fps is not None
         self.max_frames = max_frames
+        #: decoder threads (None = one per core, at most 8); 1 decodes on the calling thread only
+        self.threads = threads
         self._iterations: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def __iter__(self) -> Iterator[Frame]:
@@ -348,8 +352,9 @@ class VideoReader:
         container = _open_input(self.path, "video")
         with container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            stream.thread_count = min(os.cpu_count() or 1, _MAX_DECODE_THREADS)
+            if self.threads != 1:
+                stream.thread_type = "AUTO"
+                stream.thread_count = self.threads or min(os.cpu_count() or 1, _MAX_DECODE_THREADS)
             decoded = _timed(container, stream, self.path, self.info.fps)
             if not self._resample:
                 for index, (t, _, frame) in enumerate(decoded):
@@ -465,6 +470,7 @@ class VideoWriter:
         audio_from: str | Path | None = None,
         crf: int = 18,
         preset: str = "veryfast",
+        threads: int | None = None,
     ) -> None:
         try:
             fps_value = float(fps)
@@ -482,6 +488,8 @@ class VideoWriter:
         self.fps = fps_value
         self.width, self.height = int(width), int(height)
         self.audio_from = Path(audio_from) if audio_from is not None else None
+        #: x264 threads (None = x264's choice, one per core and more; 1 = encode on the calling thread)
+        self.threads = threads
         self.pix_fmt = "yuv420p" if self.width % 2 == 0 and self.height % 2 == 0 else "yuv444p"
         self.audio_mode: str | None = None  # "copy" or "aac" once audio is set up
         self.frames_written = 0
@@ -516,7 +524,10 @@ class VideoWriter:
 
         try:
             self._out = av.open(str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"})
-            video = self._out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": preset})
+            options = {"crf": str(crf), "preset": preset}
+            if self.threads is not None:
+                options["threads"] = str(int(self.threads))
+            video = self._out.add_stream("libx264", rate=rate, options=options)
             video.width, video.height, video.pix_fmt = self.width, self.height, self.pix_fmt
             ctx = video.codec_context
             ctx.time_base = 1 / rate

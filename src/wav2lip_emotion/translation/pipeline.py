@@ -124,6 +124,45 @@ class _Work:
     beyond_audio: bool = False
 
 
+class _TurnTaking:
+    """A readers-writer lock with writer preference: the video stages (readers) may work together, the
+    generator (writer) only alone; once it asks for its turn no stage starts another frame."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._stages = 0
+        self._generating = False
+        self._generator_waiting = 0
+
+    @contextlib.contextmanager
+    def stage(self) -> Iterator[None]:
+        with self._cond:
+            while self._generating or self._generator_waiting:
+                self._cond.wait()
+            self._stages += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._stages -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def generator(self) -> Iterator[None]:
+        with self._cond:
+            self._generator_waiting += 1
+            while self._generating or self._stages:
+                self._cond.wait()
+            self._generator_waiting -= 1
+            self._generating = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._generating = False
+                self._cond.notify_all()
+
+
 class _Failure:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
@@ -239,6 +278,20 @@ class _Pipeline:
             padding=config.crop_padding if config.crop_padding is not None else translator.crop_padding,
         )
         self.paste_grow = config.paste_grow
+        # On a CPU the generator's OpenMP threads stall whenever another thread takes one of their cores
+        # (every layer ends in a barrier), which costs more than the other stages' own work. There the
+        # generator therefore runs alone, and the two other stages run together (one core each) while
+        # it waits for its next batch; their codecs run single-threaded so no background thread
+        # competes with it. On a GPU everything overlaps freely.
+        cpu = translator.device.type == "cpu"
+        self.turns: _TurnTaking | None = _TurnTaking() if cpu else None
+        self.codec_threads = 1 if cpu else None
+
+    def stage_turn(self) -> Any:
+        return self.turns.stage() if self.turns is not None else contextlib.nullcontext()
+
+    def generator_turn(self) -> Any:
+        return self.turns.generator() if self.turns is not None else contextlib.nullcontext()
 
     # stage 1 -----------------------------------------------------------------
 
@@ -253,31 +306,48 @@ class _Pipeline:
     ) -> None:
         steps = mel.shape[1]
         try:
-            for frame in frames:
-                if self.stop.is_set():
-                    return
-                work = _Work(frame.index, frame.rgb)
-                t = frame.time if vfr else frame.index / fps
-                # the original's indexing: frame i starts at mel step int(80 * i / fps); the last windows
-                # are clamped to the end of the audio
-                start = int(MEL_STEPS_PER_SECOND * t)
-                first = min(start, steps - MEL_WINDOW)
-                work.mel = mel[None, :, first : first + MEL_WINDOW]
-                work.beyond_audio = start >= steps
-                obs = observe(frame.rgb, frame.index, frame.time)
-                if obs.found and obs.box is not None:
-                    crop = FaceCrop.from_box(obs.box, self.crop_config)
-                    work.crop = crop
-                    work.face = crop.extract(frame.rgb)
-                    if obs.landmarks is not None:
-                        lm = crop.to_crop(obs.landmarks)
-                        work.hull = full_mask(lm, self.size) > 0
-                        work.paste_hull = full_mask(lm, self.size, grow=self.paste_grow)
+            while not self.stop.is_set():
+                with self.stage_turn():
+                    work = self._next_work(frames, observe, mel, steps, fps, vfr)
+                if work is None:
+                    break
                 if not _put(out, work, self.stop):
                     return
             _put(out, _END, self.stop)
         except BaseException as exc:  # handed to the main thread, which re-raises it
             _put(out, _Failure(exc), self.stop)
+
+    def _next_work(
+        self,
+        frames: Iterator[Any],
+        observe: Callable[[np.ndarray, int, float], FaceObservation],
+        mel: np.ndarray,
+        steps: int,
+        fps: float,
+        vfr: bool,
+    ) -> _Work | None:
+        """Decode the next frame and prepare its face and mel window (None at the end of the video)."""
+        frame = next(frames, None)
+        if frame is None:
+            return None
+        work = _Work(frame.index, frame.rgb)
+        t = frame.time if vfr else frame.index / fps
+        # the original's indexing: frame i starts at mel step int(80 * i / fps); the last windows
+        # are clamped to the end of the audio
+        start = int(MEL_STEPS_PER_SECOND * t)
+        first = min(start, steps - MEL_WINDOW)
+        work.mel = mel[None, :, first : first + MEL_WINDOW]
+        work.beyond_audio = start >= steps
+        obs = observe(frame.rgb, frame.index, frame.time)
+        if obs.found and obs.box is not None:
+            crop = FaceCrop.from_box(obs.box, self.crop_config)
+            work.crop = crop
+            work.face = crop.extract(frame.rgb)
+            if obs.landmarks is not None:
+                lm = crop.to_crop(obs.landmarks)
+                work.hull = full_mask(lm, self.size) > 0
+                work.paste_hull = full_mask(lm, self.size, grow=self.paste_grow)
+        return work
 
     # stage 3 -----------------------------------------------------------------
 
@@ -296,13 +366,14 @@ class _Pipeline:
                 if batch is _END or isinstance(batch, _Failure):
                     return
                 for work in batch:
-                    out = work.rgb
-                    if work.generated is not None and work.crop is not None:
-                        mask = self.paste_mask(work)
-                        out = paste_back(work.rgb, work.generated, work.crop, mask, mode=cfg.paste)
-                    writer.write(out)
-                    if side is not None:
-                        side.write(np.concatenate([work.rgb, out], axis=1))
+                    with self.stage_turn():
+                        out = work.rgb
+                        if work.generated is not None and work.crop is not None:
+                            mask = self.paste_mask(work)
+                            out = paste_back(work.rgb, work.generated, work.crop, mask, mode=cfg.paste)
+                        writer.write(out)
+                        if side is not None:
+                            side.write(np.concatenate([work.rgb, out], axis=1))
                 tick(len(batch))
         except BaseException as exc:
             errors.append(exc)
@@ -419,7 +490,14 @@ def translate(
         if bar is not None:
             stack.callback(bar.close)
         writer = VideoWriter(
-            output, info.fps, info.width, info.height, audio_from=input_path, crf=config.crf, preset=config.preset
+            output,
+            info.fps,
+            info.width,
+            info.height,
+            audio_from=input_path,
+            crf=config.crf,
+            preset=config.preset,
+            threads=pipe.codec_threads,
         )
         stack.callback(writer.abort)  # a no-op once closed
         side = None
@@ -432,9 +510,10 @@ def translate(
                 audio_from=input_path,
                 crf=config.crf,
                 preset=config.preset,
+                threads=pipe.codec_threads,
             )
             stack.callback(side.abort)
-        reader = stack.enter_context(VideoReader(input_path))
+        reader = stack.enter_context(VideoReader(input_path, threads=pipe.codec_threads))
         producer = threading.Thread(
             target=pipe.faces,
             args=(iter(reader), observe, mel, info.fps, info.variable_frame_rate, frames_q),
@@ -473,11 +552,12 @@ def translate(
                     raise TranslationError(
                         f"{config.faces}: the full mask needs face landmarks, and this face file has none"
                     )
-                generated = translator.generate(
-                    np.stack([w.mel for w in faced]).astype(np.float32, copy=False),
-                    np.stack([w.face for w in faced]),
-                    translator.prior_masks(hulls),
-                )
+                with pipe.generator_turn():
+                    generated = translator.generate(
+                        np.stack([w.mel for w in faced]).astype(np.float32, copy=False),
+                        np.stack([w.face for w in faced]),
+                        translator.prior_masks(hulls),
+                    )
                 result.generator_seconds += time.perf_counter() - t0
                 for w, g in zip(faced, generated, strict=True):
                     w.generated = g
