@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/generator_speed.py
 	$(PY) benchmarks/training_speed.py
+	$(PY) benchmarks/translate_speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -527,3 +527,21 @@ def test_bad_images_and_suffixes(tmp_path):
         write_image(tmp_path / "x.gif", smooth(0, 8, 8))
     assert is_image_path("a/B.JPG") and is_image_path("c.tiff") and is_image_path(Path("d.webp"))
     assert not is_image_path("clip.mp4") and not is_image_path("noext")
+
+
+def test_single_threaded_codecs_give_the_same_frames(tmp_path):
+    """threads=1 (used by translate on CPU, so no codec thread competes with the generator) changes
+    where the work runs, not the result."""
+    frames = [smooth(i, 48, 64) for i in range(12)]
+    outs = []
+    for threads in (None, 1):
+        path = tmp_path / f"t{threads}.mp4"
+        with VideoWriter(path, 25, 64, 48, threads=threads) as writer:
+            for rgb in frames:
+                writer.write(rgb)
+        with VideoReader(path, threads=threads) as reader:
+            outs.append(np.stack([f.rgb for f in reader]))
+    assert outs[0].shape == outs[1].shape == (12, 48, 64, 3)
+    assert np.abs(outs[0].astype(int) - outs[1]).max() <= 2
+    with VideoReader(tmp_path / "tNone.mp4", threads=1) as a, VideoReader(tmp_path / "tNone.mp4") as b:
+        assert all(np.array_equal(x.rgb, y.rgb) for x, y in zip(a, b, strict=True))
