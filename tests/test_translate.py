@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import save_official
+from tests.conftest import deterministic_state_dict, save_official
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.audio import load_audio
 from wav2lip_emotion.checkpoints import save_model
@@ -368,6 +368,24 @@ def test_official_pth_runs_with_inferred_mask_and_a_note(tmp_path, movie_avi, ch
         movie_avi, tmp_path / "p.mp4", to="happy", checkpoint=checkpoints["official"], mask="full", progress=False
     )
     assert given.mask == "full" and given.mask_probe is None
+
+
+def test_official_paper_size_generator_translates_as_is(tmp_path, movie_avi, official_shapes):
+    """The published generator layout (keys and shapes of the official checkpoint) runs the pipeline at 96 px,
+    and the folded network computes what the original layout computes."""
+    shapes = official_shapes["wav2lip_generator"]
+    ckpt = save_official(tmp_path / "wav2lip_gan.pth", deterministic_state_dict(shapes))
+    result = translate(
+        movie_avi, tmp_path / "o.mp4", to="happy", checkpoint=ckpt, mask="half", progress=False, batch_size=16
+    )
+    assert result.frames == result.faces == 68 and "paper profile, 96 px" in result.model
+    translator = EmotionTranslator.from_checkpoint(ckpt, "happy", mask="half")
+    original = Wav2LipGenerator("paper").eval()
+    original.load_state_dict({k.removeprefix("module."): v for k, v in torch.load(ckpt)["state_dict"].items()})
+    audio, faces = torch.randn(2, 1, 80, 16), torch.rand(2, 6, 96, 96)
+    with torch.inference_mode():
+        # float32 summation order differs (folded weights, channels-last kernels): 3e-4 here, < 0.1 grey level
+        assert torch.allclose(translator.model(audio, faces), original(audio, faces), atol=1e-3)
 
 
 def test_conditional_request_source_and_intensity(tmp_path, movie_avi, checkpoints):
