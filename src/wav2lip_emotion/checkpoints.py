@@ -325,11 +325,19 @@ def load_generator_any(path: str | Path, profile: str | ModelProfile | None = No
 
     Check ``model.kind`` (``"generator"`` or ``"conditional_generator"``) to know which call convention it has.
     """
+    return load_generator_checkpoint(path, profile)[0]
+
+
+def load_generator_checkpoint(
+    path: str | Path, profile: str | ModelProfile | None = None
+) -> tuple[nn.Module, Checkpoint]:
+    """:func:`load_generator_any`, also returning what the file holds (its config says what the model was
+    trained for)."""
     ckpt = read_checkpoint(path)
     if ckpt.kind not in ("generator", "conditional_generator"):
         what = KIND_NAMES.get(ckpt.kind or "", "unrecognised model")
         raise CheckpointError(f"{ckpt.path}: is a {what} checkpoint, not a generator (plain or conditional)")
-    return _model_from_checkpoint(ckpt, ckpt.kind, profile)
+    return _model_from_checkpoint(ckpt, ckpt.kind, profile), ckpt
 
 
 def load_syncnet(path: str | Path, profile: str | ModelProfile | None = None) -> nn.Module:

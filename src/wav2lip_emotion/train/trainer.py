@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path, write_json_atomic, write_text_atomic
 from ..checkpoints import load_discriminator, load_syncnet, read_checkpoint, save_model
+from ..devices import pick_device
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..models import ConditionalGenerator, QualityDiscriminator, SyncNetExpert, Wav2LipGenerator, get_profile
 from ..models.syncnet import stack_lower_halves, sync_probability
@@ -96,24 +97,6 @@ class Distributed:
             dist.barrier()
 
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """ "auto" -> cuda (this rank's GPU), then mps, then cpu; an explicit unavailable device is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"runtime.device={name!r} but no CUDA GPU is available (use auto or cpu)")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"runtime.device={name!r} but MPS is not available (use auto or cpu)")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank % torch.cuda.device_count())
-    return device
-
-
 def _seed_for(*parts: int) -> int:
     """A 63-bit seed from integers (stable across processes, unlike hash())."""
     import numpy as np
@@ -137,9 +120,9 @@ class Trainer:
         self.out = Path(config.runtime.output)
         if config.runtime.threads > 0:
             torch.set_num_threads(config.runtime.threads)
-        probe = pick_device(config.runtime.device)
+        probe = pick_device(config.runtime.device, setting="runtime.device")
         self.dist = Distributed.from_env(probe.type)
-        self.device = pick_device(config.runtime.device, self.dist.local_rank)
+        self.device = pick_device(config.runtime.device, self.dist.local_rank, setting="runtime.device")
         self.weights = config.loss.weights(self.stage) if self.stage != "syncnet" else {}
         self.resume = resume
         self.profile = get_profile(config.model.profile)

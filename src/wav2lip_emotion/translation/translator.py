@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoints import KIND_NAMES, _model_from_checkpoint, read_checkpoint
-from ..errors import CheckpointError, ConfigError, TranslationError
+from ..checkpoints import KIND_NAMES, load_generator_checkpoint
+from ..devices import pick_device
+from ..errors import TranslationError
 from ..faces import MaskMode
 from ..models.fusion import prepare_for_inference
 from .config import DEFAULT_CROP_PADDING
@@ -32,21 +33,6 @@ def shipped_checkpoint() -> Path | None:
     """The package's own pretrained generator, or None when this install has none."""
     path = Path(str(resources.files("wav2lip_emotion") / "weights" / SHIPPED_MODEL))
     return path if path.is_file() else None
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` = cuda, then mps, then cpu; an explicit device that is not there is a ConfigError."""
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps is not None and mps.is_available())
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps") if has_mps else torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda was asked for, but torch sees no CUDA GPU on this machine")
-    if name == "mps" and not has_mps:
-        raise ConfigError("device mps was asked for, but torch sees no Apple-silicon GPU (MPS) on this machine")
-    return torch.device(name)
 
 
 @dataclass(frozen=True)
@@ -92,11 +78,7 @@ class GeneratorCard:
 
 def read_generator_card(path: str | Path) -> tuple[GeneratorCard, nn.Module]:
     """Load a generator (plain or conditional) and what its checkpoint records. Raises CheckpointError."""
-    ckpt = read_checkpoint(path)
-    if ckpt.kind not in ("generator", "conditional_generator"):
-        what = KIND_NAMES.get(ckpt.kind or "", "unrecognised model")
-        raise CheckpointError(f"{ckpt.path}: is a {what} checkpoint, not a generator (plain or conditional)")
-    model = _model_from_checkpoint(ckpt, ckpt.kind)
+    model, ckpt = load_generator_checkpoint(path)
     extra = dict(ckpt.config.get("extra") or {})
     mask = extra.get("mask")
     padding = extra.get("crop_padding")
@@ -255,7 +237,7 @@ class EmotionTranslator:
                 f"{card.path}: was trained with the {card.mask.value} mask; --mask {MaskMode(mask).value} would "
                 "feed it faces it has never seen"
             )
-        return cls(model, card, request, mask=mask, device=pick_device(device))
+        return cls(model, card, request, mask=mask, device=pick_device(device, setting="--device"))
 
     @property
     def crop_padding(self) -> float:
