@@ -7,9 +7,10 @@ __version__ = "0.1.0"
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .evaluation import evaluate
     from .translation import translate
 
-__all__ = ["__version__", "translate"]
+__all__ = ["__version__", "evaluate", "translate"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,4 +19,8 @@ def __getattr__(name: str) -> Any:
         from .translation import translate
 
         return translate
+    if name == "evaluate":
+        from .evaluation import evaluate
+
+        return evaluate
     raise AttributeError(f"module 'wav2lip_emotion' has no attribute {name!r}")

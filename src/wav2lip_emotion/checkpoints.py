@@ -106,19 +106,80 @@ def _read_safetensors(path: Path) -> Checkpoint:
     return Checkpoint(path, "native", config.get("kind"), tensors, config)
 
 
-def _read_torch(path: Path) -> Checkpoint:
+def torch_load_weights(path: str | Path) -> Any:
+    """``torch.load(path, map_location="cpu", weights_only=True)``: never runs code from the file.
+
+    CheckpointError (one line naming the file) for a missing file, a pickle that needs code to load, or
+    junk bytes. Shared by every loader of a third-party ``.pth`` (official Wav2Lip, SyncNet v2, FID Inception).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         msg = str(exc)
-        if "weights_only" in msg or "Weights only load failed" in msg:
+        if "Unsupported global" in msg or "not an allowed global" in msg:
             raise CheckpointError(
                 f"{path}: refused: this pickle needs to run code to load (only tensors, numbers, "
                 "strings and dicts are accepted); if you trust it, re-save its state_dict with torch.save"
             ) from None
-        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({_first_line(exc)})") from None
+        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({_unpickler_reason(exc)})") from None
     except Exception as exc:  # the safe unpickler raises many types on junk bytes; all mean "unreadable"
         raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({_first_line(exc)})") from None
+
+
+def _unpickler_reason(exc: BaseException) -> str:
+    """The safe unpickler's own reason ('Unsupported operand 110'), without PyTorch's advice around it."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    for k, line in enumerate(lines):
+        if "WeightsUnpickler error:" in line:
+            rest = line.split("WeightsUnpickler error:", 1)[1].strip()
+            following = [x for x in lines[k + 1 :] if x]
+            return (rest or (following[0] if following else "unreadable"))[:200]
+    return _first_line(exc)
+
+
+def fit_state_dict(
+    model: nn.Module, state: Mapping[str, torch.Tensor], path: Path, what: str
+) -> dict[str, torch.Tensor]:
+    """``state`` checked against ``model`` and made loadable with ``strict=True``.
+
+    Missing BatchNorm ``num_batches_tracked`` counters are filled with zeros (files written before PyTorch
+    0.4.1 have none; they play no part in eval mode) and floating tensors are cast to float32. Missing or
+    unexpected tensors or wrong shapes: CheckpointError naming the file, ``what`` it should be and the
+    first few offending keys.
+    """
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+    def listing(keys: list[str]) -> str:
+        return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+    unexpected = [k for k in state if k not in want]
+    missing = [k for k in want if k not in state and not k.endswith("num_batches_tracked")]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensor(s): {listing(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} tensor(s): {listing(unexpected)}")
+    if problems:
+        raise CheckpointError(f"{path}: not {what}: {'; '.join(problems)}")
+    wrong = [f"{k} {list(v.shape)} (expected {list(want[k])})" for k, v in state.items() if tuple(v.shape) != want[k]]
+    if wrong:
+        raise CheckpointError(f"{path}: wrong tensor shapes for {what}: {listing(wrong)}")
+    out: dict[str, torch.Tensor] = {}
+    for key in want:
+        value = state.get(key)
+        if value is None:
+            value = torch.zeros((), dtype=torch.long)
+        elif value.is_floating_point():
+            value = value.float()
+        out[key] = value
+    return out
+
+
+def _read_torch(path: Path) -> Checkpoint:
+    obj = torch_load_weights(path)
 
     state = _find_state_dict(obj)
     if state is None:

@@ -176,6 +176,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         procedural_identities=args.identities in ("both", "procedural"),
         time_warp=args.time_warp,
         aligned=not args.no_aligned,
+        aligned_actors=tuple(a.strip() for a in (args.aligned_actors or "").split(",") if a.strip()),
     )
     manifest = synthesize(config, args.out, progress=not args.quiet)
     real = sum(1 for a in manifest.actors if a["real"])
@@ -291,6 +292,72 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         from .atomic import write_json_atomic
 
         write_json_atomic(args.json, result.to_json())
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.cases import BASELINES, parse_pairs
+    from .evaluation.runner import EvaluateConfig, evaluate
+
+    def names(text: str | None) -> tuple[str, ...] | None:
+        return tuple(t.strip() for t in text.split(",") if t.strip()) if text else None
+
+    baselines = () if args.no_baselines else tuple(b for b in BASELINES if b not in (names(args.skip) or ()))
+    config = EvaluateConfig(
+        data=Path(args.data),
+        out=Path(args.out),
+        layout=args.layout,
+        checkpoints=tuple(args.checkpoint or ()),
+        generated=tuple(args.generated or ()),
+        baselines=baselines,
+        pairs=parse_pairs(args.pairs),
+        level=args.level,
+        actors=names(args.actors),
+        splits=args.splits,
+        split=args.split,
+        val_actors=args.val_actors,
+        test_actors=args.test_actors,
+        seed=args.seed,
+        use_aligned=not args.no_aligned,
+        max_cases=args.max_cases,
+        judge=args.judge,
+        affect_csv=args.affect_csv,
+        min_affect_gap=args.min_affect_gap,
+        syncnet=args.syncnet,
+        expert=args.expert,
+        inception=args.inception,
+        lse=not args.no_lse,
+        identity=not args.no_identity,
+        device=args.device,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
+    result = evaluate(config)
+    print((config.out / "tables" / "table2_variants.md").read_text(), end="")
+    print(
+        f"{len(result.scores)} videos of {len(result.cases)} cases scored in {result.seconds:.0f} s; "
+        f"report {config.out / 'report.md'}, tables {config.out / 'tables'}, plots {config.out / 'plots'}"
+    )
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from .evaluation import study
+
+    if args.study_command == "make":
+        files = study.make_study_from_evaluation(
+            Path(args.evaluation), Path(args.out), count=args.count, seed=args.seed, overwrite=args.overwrite
+        )
+        print(
+            f"{files.n_items} clips in {files.clips_dir}; give raters {files.form} (or {files.sheet}) with the "
+            f"clips; keep {files.key} (the answer key) to yourself"
+        )
+        return 0
+    scores = study.score_study(Path(args.key), [Path(p) for p in args.ratings])
+    print(scores.to_markdown(), end="")
+    if args.csv:
+        scores.to_csv(Path(args.csv))
+        print(f"table: {args.csv}")
     return 0
 
 
@@ -460,6 +527,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-warp", type=float, default=0.08, help="max relative timing change between takes (0: aligned)"
     )
     p.add_argument("--no-aligned", action="store_true", help="skip the aligned ground-truth renders")
+    p.add_argument(
+        "--aligned-actors",
+        default="",
+        metavar="IDS",
+        help="render the aligned ground truth only for these comma-separated actors (e.g. the test split: P005); "
+        "the takes of every actor are the same either way",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
 
@@ -580,6 +654,93 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="F", help="write the run's summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_translate)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="the paper's metrics (LSE, FID, delta valence/arousal) and more, over a test split, for many models",
+        description="Translate every (actor, sentence, emotion pair) of a test split with each variant (checkpoints, "
+        "videos generated elsewhere, and the ground-truth and copy baselines), measure every video (lip sync, "
+        "Frechet distance to the ground truth, affect deltas, judge probabilities, identity, mouth movement, and "
+        "PSNR/SSIM against the generated world's aligned ground truth) and write tables in the paper's form "
+        "(Markdown + CSV), plots and report.md. Resumes: finished videos and measurements are cached in OUT. "
+        "Metrics that are not the published ones are labelled (LSE*, FD-faceapi, proxy valence/arousal).",
+    )
+    p.add_argument("--data", required=True, help="dataset root: a generated world (synth) or MEAD")
+    p.add_argument("--layout", choices=["world", "mead"], default="world", help="directory layout (default world)")
+    p.add_argument("--out", required=True, help="output directory (tables/, plots/, report.md, caches)")
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="[NAME=]PATH",
+        help="a generator to evaluate (repeatable); NAME defaults to mask/strategy recorded in the file",
+    )
+    p.add_argument(
+        "--generated",
+        action="append",
+        metavar="[NAME=]DIR",
+        help="videos generated elsewhere, as DIR/<actor>/<sentence>/<source>_to_<destination>.mp4 (repeatable)",
+    )
+    p.add_argument("--no-baselines", action="store_true", help="skip the ground-truth and copy baselines")
+    p.add_argument("--skip", metavar="BASELINES", help="skip some baselines: ground-truth, copy")
+    p.add_argument(
+        "--pairs", help="comma-separated source:destination pairs (default: the paper's 6 among neutral, happy, sad)"
+    )
+    p.add_argument("--level", type=int, default=3, help="intensity level of non-neutral takes (default 3)")
+    p.add_argument("--actors", help="comma-separated actors to evaluate (default: the split below, else all)")
+    p.add_argument("--splits", help="directory with train/val/test.txt file lists (as for training)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="which split (default test)")
+    p.add_argument("--val-actors", type=int, help="draw the split like the trainer: actors held out for val")
+    p.add_argument("--test-actors", type=int, help="... and for test (with --seed, as data.test_actors)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the drawn split (the trainer's runtime.seed)")
+    p.add_argument("--no-aligned", action="store_true", help="ignore the world's aligned ground truth")
+    p.add_argument("--max-cases", type=int, help="evaluate at most this many cases")
+    p.add_argument("--judge", default="faceapi", help="emotion judge: faceapi (default), fer, densenet121")
+    p.add_argument(
+        "--affect-csv",
+        metavar="DIR",
+        help="per-frame valence/arousal CSVs of an external model (e.g. NISL2020) instead of the proxy",
+    )
+    p.add_argument(
+        "--min-affect-gap",
+        type=float,
+        default=0.0,
+        metavar="G",
+        help="skip deltas where the real source and destination differ by <= G (default 0: the paper's rule)",
+    )
+    p.add_argument("--syncnet", metavar="PATH", help="joonson/syncnet_python syncnet_v2.model: comparable LSE")
+    p.add_argument(
+        "--expert", metavar="PATH", help="our SyncNet expert for LSE* without --syncnet (default: the shipped one)"
+    )
+    p.add_argument(
+        "--inception", metavar="PATH", help="pytorch-fid pt_inception-2015-12-05 weights: real FID (else FD-faceapi)"
+    )
+    p.add_argument("--no-lse", action="store_true", help="skip the lip-sync metrics")
+    p.add_argument("--no-identity", action="store_true", help="skip the dlib identity distance")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="translation device")
+    p.add_argument("--batch-size", type=int, help="faces per generator call when translating")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "study",
+        help="a blinded user study: make a rating sheet from an evaluation, score the returned ratings",
+        description="'study make' samples translated videos of an evaluation (with their real source and destination "
+        "videos) into shuffled, blinded clips with an HTML form and a CSV sheet; 'study score' turns the returned "
+        "1-5 ratings into the paper's Table 4 (sync, quality, delta emotion).",
+    )
+    ssub = p.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+    a = ssub.add_parser("make", help="blinded clips + form.html + rating_sheet.csv + key.csv (keep the key)")
+    a.add_argument("evaluation", help="an evaluate output directory")
+    a.add_argument("--out", required=True, help="study directory to create")
+    a.add_argument("--count", type=int, help="translations to sample (default all)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--overwrite", action="store_true", help="replace an existing study in --out")
+    a.set_defaults(func=_cmd_study)
+    a = ssub.add_parser("score", help="Table 4 from returned ratings")
+    a.add_argument("key", help="the study's key.csv")
+    a.add_argument("ratings", nargs="+", help="returned rating CSV files")
+    a.add_argument("--csv", help="also write the table as CSV")
+    a.set_defaults(func=_cmd_study)
 
     p = sub.add_parser("demo", help="run the built-in demonstration and write its outputs")
     p.add_argument("--out", default="demo", help="output directory (default: ./demo)")

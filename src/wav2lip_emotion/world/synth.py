@@ -58,6 +58,8 @@ class WorldConfig:
     time_warp: float = 0.08
     #: render aligned ground truth for every take in every other requested emotion/level
     aligned: bool = True
+    #: render the aligned ground truth only for these actors (e.g. the test split: ``("P005",)``); empty = all
+    aligned_actors: tuple[str, ...] = ()
     #: longest sentence in seconds
     max_seconds: float = 4.0
 
@@ -72,6 +74,7 @@ class WorldConfig:
             raise ConfigError("actors and sentences must be at least 1")
         if not 0.0 <= self.time_warp < 0.5:
             raise ConfigError(f"time_warp must be in [0, 0.5), got {self.time_warp}")
+        self.aligned_actors = tuple(self.aligned_actors)
         if self.size < 64:
             raise ConfigError(f"size must be at least 64 px, got {self.size}")
 
@@ -257,7 +260,10 @@ def synthesize(config: WorldConfig, out: str | Path, *, progress: bool = False) 
     utterances = utterance_pool(config.actors * config.sentences, seed=config.seed)
     manifest = WorldManifest(config=asdict(config))
     conditions = config.conditions()
-    total = config.actors * config.sentences * len(conditions) * (len(conditions) if config.aligned else 1)
+    aligned_count = config.actors if not config.aligned_actors else len(config.aligned_actors)
+    total = config.actors * config.sentences * len(conditions) + (
+        aligned_count * config.sentences * len(conditions) * (len(conditions) - 1) if config.aligned else 0
+    )
     bar = None
     if progress:
         from tqdm import tqdm
@@ -319,7 +325,7 @@ def synthesize(config: WorldConfig, out: str | Path, *, progress: bool = False) 
                 )
                 if bar is not None:
                     bar.update(1)
-                if not config.aligned:
+                if not config.aligned or (config.aligned_actors and actor not in config.aligned_actors):
                     continue
                 for emo_d, lv_d in conditions:
                     if (emo_d, lv_d) == (emo, lv):

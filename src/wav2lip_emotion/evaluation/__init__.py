@@ -1,0 +1,26 @@
+"""Evaluation: the paper's metrics, tables and plots, and the ones it lacked.
+
+* :mod:`.lip_sync`: LSE-D / LSE-C with joonson/syncnet_python's protocol (its SyncNet, or our expert: LSE*);
+* :mod:`.fid`: FID with pytorch-fid's Inception-v3 (or a labelled Frechet distance on face-api features);
+* :mod:`.measure` / :mod:`.scores`: per-video measurements and scores, per-pair and per-variant averages;
+* :mod:`.cases`: test-split cases and the variants that translate them (checkpoints, videos, baselines);
+* :mod:`.report`: the paper's Tables 2-4 as Markdown and CSV, plots, report.md;
+* :mod:`.runner`: ``wav2lip-emotion evaluate`` (:func:`evaluate`); :mod:`.study`: the blinded user study.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .runner import EvaluateConfig, EvaluationResult, evaluate
+
+__all__ = ["EvaluateConfig", "EvaluationResult", "evaluate"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: importing the package does not load torch
+    if name in __all__:
+        from . import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'wav2lip_emotion.evaluation' has no attribute {name!r}")

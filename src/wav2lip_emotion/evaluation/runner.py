@@ -1,0 +1,431 @@
+"""``wav2lip-emotion evaluate``: translate a test split with one or more variants, measure, tabulate, plot.
+
+Everything is cached under ``OUT/cache`` (generated videos under ``OUT/generated``), each file written
+atomically, so an interrupted evaluation resumes where it stopped and a second run with another
+checkpoint only measures what is new. The tables and plots are rebuilt from the cache every run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atomic import atomic_path, write_json_atomic
+from ..errors import ConfigError
+from .cases import (
+    BASELINES,
+    PAPER_PAIRS,
+    Case,
+    Variant,
+    baseline_variant,
+    checkpoint_variant,
+    generated_variant,
+    parse_named,
+    plan_cases,
+    select_actors,
+)
+from .measure import VideoMeasurement, measure_video
+from .scores import Summary, VideoScore, score_video, summarise
+
+log = logging.getLogger(__name__)
+
+#: the world SyncNet expert shipped with the package (used for LSE when no syncnet_v2 weights are given)
+SHIPPED_EXPERT = "world_syncnet.safetensors"
+
+
+def shipped_expert() -> Path | None:
+    from importlib import resources
+
+    path = Path(str(resources.files("wav2lip_emotion") / "weights" / SHIPPED_EXPERT))
+    return path if path.is_file() else None
+
+
+@dataclass
+class EvaluateConfig:
+    """Settings of one evaluation: ``wav2lip-emotion evaluate`` and :func:`evaluate`."""
+
+    #: the dataset root (a generated world, or MEAD) and its layout ("world" or "mead")
+    data: Path
+    #: output directory: tables/, plots/, videos.csv, summary.json, report.md, and the caches
+    out: Path
+    layout: str = "world"
+    #: generator checkpoints to evaluate, "PATH" or "NAME=PATH" (default name: mask/strategy from the file)
+    checkpoints: tuple[str, ...] = ()
+    #: directories of videos generated elsewhere, "DIR" or "NAME=DIR", laid out <actor>/<sentence>/<src>_to_<dst>.mp4
+    generated: tuple[str, ...] = ()
+    #: built-in baselines: "ground-truth" (the ideal translation) and "copy" (output = input)
+    baselines: tuple[str, ...] = BASELINES
+    #: directed emotion pairs (default: the paper's six among neutral, happy, sad)
+    pairs: tuple[tuple[str, str], ...] = PAPER_PAIRS
+    #: intensity level of the non-neutral takes (the paper: 3)
+    level: int = 3
+    #: which actors: by name, or a split (splits dir with train/val/test.txt, or drawn like the trainer)
+    actors: tuple[str, ...] | None = None
+    splits: Path | None = None
+    split: str = "test"
+    val_actors: int | None = None
+    test_actors: int | None = None
+    seed: int = 0
+    #: use the world's aligned ground truth (PSNR/SSIM, FID reference) when it was rendered
+    use_aligned: bool = True
+    #: at most this many cases (after sorting by actor, sentence, pair); None = all
+    max_cases: int | None = None
+    #: the emotion judge (never the training objective): faceapi (default), fer or densenet121
+    judge: str = "faceapi"
+    #: per-frame valence/arousal CSVs from an external model (see docs/evaluation.md); None = the proxy
+    affect_csv: Path | None = None
+    #: skip deltas whose real source and destination differ by at most this (the ratio explodes when they
+    #: nearly agree); 0 = the paper's rule, which skips only exact ties
+    min_affect_gap: float = 0.0
+    #: joonson/syncnet_python's syncnet_v2.model: comparable LSE. None = our expert (labelled LSE*)
+    syncnet: Path | None = None
+    #: our SyncNet expert (.safetensors) for LSE* when ``syncnet`` is not given; None = the shipped world expert
+    expert: Path | None = None
+    #: pytorch-fid's pt_inception-2015-12-05 weights: real FID. None = Frechet distance on face-api features
+    inception: Path | None = None
+    #: measure LSE and identity (dlib) distances (both cost time)
+    lse: bool = True
+    identity: bool = True
+    #: device and batch size of the translations
+    device: str = "auto"
+    batch_size: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.data, self.out = Path(self.data), Path(self.out)
+        for name in ("splits", "affect_csv", "syncnet", "expert", "inception"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, Path(value))
+        if self.layout not in ("world", "mead"):
+            raise ConfigError(f"evaluation layout must be world or mead, got {self.layout!r}")
+        if self.level not in (1, 2, 3):
+            raise ConfigError(f"level must be 1, 2 or 3, got {self.level}")
+        if not self.min_affect_gap >= 0:
+            raise ConfigError(f"min_affect_gap must be >= 0, got {self.min_affect_gap}")
+        if self.max_cases is not None and self.max_cases < 1:
+            raise ConfigError(f"max_cases must be at least 1, got {self.max_cases}")
+        for b in self.baselines:
+            baseline_variant(b)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = str(v) if isinstance(v, Path) else v
+        return out
+
+
+@dataclass
+class EvaluationResult:
+    out: Path
+    cases: list[Case]
+    variants: list[Variant]
+    scores: list[VideoScore]
+    summaries: list[Summary]
+    labels: dict[str, str]
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self, variant: str, pair: str = "all") -> Summary:
+        for s in self.summaries:
+            if s.variant == variant and s.pair == pair:
+                return s
+        raise KeyError(f"no summary for {variant} / {pair}")
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name)
+
+
+class _Context:
+    """Loaded models and cache paths of one evaluation."""
+
+    def __init__(self, config: EvaluateConfig) -> None:
+        from ..perception.emotions import load_emotion_model
+        from .fid import make_feature_extractor
+
+        self.config = config
+        self.cache = config.out / "cache"
+        self.judge = load_emotion_model(config.judge)
+        self.extractor = make_feature_extractor(config.inception)
+        self.identity = None
+        if config.identity:
+            from ..perception.identity import FaceIdentity
+
+            self.identity = FaceIdentity()
+        self.scorer = _lip_sync_scorer(config) if config.lse else None
+
+    def measurement(self, key: str, video: Path, reference: Path | None = None) -> VideoMeasurement:
+        path = self.cache / "measure" / f"{key}.npz"
+        cached = VideoMeasurement.load(path)
+        if cached is not None and cached.path == str(video):
+            return cached
+        m = measure_video(
+            video,
+            self.judge,
+            features=self.extractor,
+            identity=self.identity,
+            reference=reference,
+        )
+        m.save(path)
+        return m
+
+    def lip_sync(self, key: str, video: Path) -> tuple[float, float, float] | None:
+        if self.scorer is None:
+            return None
+        path = self.cache / "lse" / f"{key}.json"
+        if path.is_file():
+            got = json.loads(path.read_text())
+            if got.get("video") == str(video) and got.get("scorer") == self.scorer.label:
+                return got["lse_d"], got["lse_c"], got["offset"]
+        r = self.scorer.score(video)
+        write_json_atomic(
+            path,
+            {
+                "video": str(video),
+                "scorer": self.scorer.label,
+                "lse_d": float(r.lse_d),
+                "lse_c": float(r.lse_c),
+                "offset": int(r.offset),
+            },
+        )
+        return float(r.lse_d), float(r.lse_c), float(r.offset)
+
+
+def _lip_sync_scorer(config: EvaluateConfig) -> Any:
+    from .lip_sync import ExpertLipSync, JoonsonLipSync, load_joonson_syncnet
+
+    if config.syncnet is not None:
+        return JoonsonLipSync(load_joonson_syncnet(config.syncnet))
+    from ..checkpoints import load_syncnet, read_checkpoint
+
+    expert_path = config.expert or shipped_expert()
+    if expert_path is None:
+        raise ConfigError(
+            "LSE needs SyncNet weights: give --syncnet syncnet_v2.model (comparable LSE) or --expert "
+            "YOUR_EXPERT.safetensors (LSE*, not comparable), or --no-lse"
+        )
+    expert = load_syncnet(expert_path).eval()
+    padding = (read_checkpoint(expert_path).config.get("extra") or {}).get("crop_padding", 0.1)
+    return ExpertLipSync(expert, crop_padding=float(padding))
+
+
+def _affect_from_csv(config: EvaluateConfig, key: str) -> tuple[float, float]:
+    from ..perception.affect import read_affect_csv
+
+    assert config.affect_csv is not None
+    path = config.affect_csv / f"{key}.csv"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no valence/arousal CSV for this video (see docs/evaluation.md for the names)")
+    return read_affect_csv(path).mean()
+
+
+def _variants(config: EvaluateConfig) -> list[Variant]:
+    out: list[Variant] = [baseline_variant(b) for b in config.baselines]
+    for item in config.checkpoints:
+        name, path = parse_named(item)
+        out.append(checkpoint_variant(path, name))
+    for item in config.generated:
+        name, path = parse_named(item)
+        out.append(generated_variant(path, name))
+    names = [v.name for v in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"two variants are named {', '.join(dup)}; name them with NAME=PATH")
+    if not out:
+        raise ConfigError("nothing to evaluate: give --checkpoint, --generated or a baseline")
+    return out
+
+
+def _generated_video(ctx: _Context, variant: Variant, case: Case) -> Path | None:
+    """The video of ``variant`` for ``case``: made (and cached) here for checkpoints; None if it has none."""
+    if variant.kind == "ground-truth":
+        return case.ground_truth
+    if variant.kind == "copy":
+        return case.source.path
+    if variant.kind == "generated":
+        assert variant.path is not None
+        path = variant.path / f"{case.id}.mp4"
+        return path if path.is_file() else None
+    from ..translation.pipeline import translate
+
+    path = ctx.config.out / "generated" / _safe(variant.name) / f"{case.id}.mp4"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        translate(
+            case.source.path,
+            path,
+            to=case.destination_emotion,
+            source=case.source_emotion,
+            checkpoint=variant.path,
+            device=ctx.config.device,
+            batch_size=ctx.config.batch_size,
+            progress=False,
+        )
+    return path
+
+
+def evaluate(config: EvaluateConfig) -> EvaluationResult:
+    """Run the evaluation described by ``config`` (see :class:`EvaluateConfig` and docs/evaluation.md)."""
+    from ..data.layouts import discover
+    from .report import write_outputs
+
+    start = time.perf_counter()
+    emotions = tuple(sorted({e for p in config.pairs for e in p}))
+    videos = discover(config.layout, config.data, emotions=emotions)
+    actors = select_actors(
+        videos,
+        actors=config.actors,
+        splits=config.splits,
+        split=config.split,
+        val_actors=config.val_actors,
+        test_actors=config.test_actors,
+        seed=config.seed,
+    )
+    cases = plan_cases(
+        config.data,
+        config.layout,
+        pairs=config.pairs,
+        level=config.level,
+        actors=actors,
+        use_aligned=config.use_aligned,
+    )
+    if config.max_cases is not None:
+        cases = cases[: config.max_cases]
+    variants = _variants(config)
+    config.out.mkdir(parents=True, exist_ok=True)
+    ctx = _Context(config)
+    work = [(v, c) for v in variants for c in cases if v.can(c)]
+    if not work:
+        raise ConfigError(
+            f"none of the variants can translate the {len(cases)} cases (pairs "
+            f"{', '.join(sorted({c.pair_name for c in cases}))})"
+        )
+    bar = None
+    if config.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(work), unit="video", desc="evaluate", file=sys.stderr)
+    scores: list[VideoScore] = []
+    skipped: list[str] = []
+    features: dict[tuple[str, str], list[np.ndarray]] = {}
+    truth_features: dict[tuple[str, str], list[np.ndarray]] = {}
+    for variant, case in work:
+        if bar is not None:
+            bar.set_postfix_str(f"{variant.name} {case.id}")
+        video = _generated_video(ctx, variant, case)
+        if video is None:
+            skipped.append(f"{variant.name}: no video for {case.id}")
+            if bar is not None:
+                bar.update(1)
+            continue
+        src = ctx.measurement(f"real/{case.source.id}", case.source.path)
+        dst = ctx.measurement(f"real/{case.destination.id}", case.destination.path)
+        truth = ctx.measurement(f"truth/{case.id}", case.ground_truth) if case.aligned is not None else dst
+        gen = ctx.measurement(f"{_safe(variant.name)}/{case.id}", video, reference=case.aligned)
+        affect = None
+        if config.affect_csv is not None:
+            gen_key = (
+                case.source.id
+                if variant.kind == "copy"
+                else f"aligned/{case.id}"
+                if variant.kind == "ground-truth" and case.aligned is not None
+                else case.destination.id
+                if variant.kind == "ground-truth"
+                else f"{_safe(variant.name)}/{case.id}"
+            )
+            affect = (
+                _affect_from_csv(config, gen_key),
+                _affect_from_csv(config, case.source.id),
+                _affect_from_csv(config, case.destination.id),
+            )
+        lse = ctx.lip_sync(f"{_safe(variant.name)}/{case.id}", video)
+        scores.append(
+            score_video(
+                variant.name,
+                case.id,
+                case.actor,
+                case.sentence,
+                case.source_emotion,
+                case.destination_emotion,
+                gen,
+                src,
+                dst,
+                affect=affect,
+                lse=lse,
+                min_gap=config.min_affect_gap,
+            )
+        )
+        for key in ((variant.name, case.pair_name), (variant.name, "all")):
+            features.setdefault(key, []).append(gen.features)
+            truth_features.setdefault(key, []).append(truth.features)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    summaries = summarise(scores)
+    from .fid import frechet_from_features
+
+    for s in summaries:
+        got = features.get((s.variant, s.pair))
+        if got:
+            s.frechet = frechet_from_features(np.concatenate(got), np.concatenate(truth_features[(s.variant, s.pair)]))
+    labels = {
+        "lse": ctx.scorer.label if ctx.scorer is not None else "not measured",
+        "lse_comparable": str(bool(ctx.scorer is not None and ctx.scorer.comparable)),
+        "frechet": ctx.extractor.label,
+        "frechet_comparable": str(bool(ctx.extractor.comparable)),
+        "affect": (
+            f"external per-frame valence/arousal CSVs from {config.affect_csv}"
+            if config.affect_csv is not None
+            else "circumplex PROXY from the judge's probabilities (not NISL2020; not comparable to the paper)"
+        ),
+        "judge": config.judge,
+        "ground_truth": "aligned world renders" if any(c.aligned for c in cases) else "real destination takes",
+    }
+    result = EvaluationResult(
+        out=config.out,
+        cases=cases,
+        variants=variants,
+        scores=scores,
+        summaries=summaries,
+        labels=labels,
+        skipped=skipped,
+    )
+    result.seconds = time.perf_counter() - start
+    result.files = write_outputs(result, config)
+    return result
+
+
+def write_scores_csv(scores: Sequence[VideoScore], path: Path) -> Path:
+    rows = [s.as_dict() for s in scores]
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        names = [f.name for f in fields(VideoScore)]
+        writer = csv.DictWriter(f, fieldnames=names)
+        writer.writeheader()
+        for row in rows:
+            row = {k: (";".join(v) if isinstance(v, list) else _fmt(v)) for k, v in row.items()}
+            writer.writerow(row)
+    return path
+
+
+def _fmt(v: Any) -> Any:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        if math.isinf(v):
+            return "inf"
+        return f"{v:.6g}"
+    return v
