@@ -192,6 +192,10 @@ def test_identity_copy_changes_nothing(baseline_eval) -> None:
     assert x["p_destination"] == x["p_destination_source"] and x["accuracy"] == x["accuracy_source"]
     assert x["mouth_correlation"] == pytest.approx(1.0) and x["identity_distance"] == 0.0
     assert x["psnr"] < 40 and x["ssim"] < 1.0  # against the aligned ground truth: the emotion is missing
+    # FD per pair, then the mean over pairs (pooled, the copy would match: same emotion mix as the truth)
+    per_pair = [s.frechet for s in baseline_eval.summaries if s.variant == "copy" and s.pair != "all"]
+    assert len(per_pair) == 3 and min(per_pair) > 1.0
+    assert copy.frechet == pytest.approx(float(np.mean(per_pair)))
     for s in baseline_eval.scores:
         if s.variant == "copy":
             assert s.p_destination == s.p_destination_source
@@ -247,6 +251,24 @@ def test_cli_evaluates_a_checkpoint_and_resumes(
     mtime = video.stat().st_mtime_ns
     assert main(args) == 0  # resumes: the video is not made again
     assert video.stat().st_mtime_ns == mtime
+    capsys.readouterr()
+
+    # a blinded study of the evaluated videos, rated by one (scripted) rater, scored into Table 4
+    study = tmp_path / "study"
+    assert main(["study", "make", str(out), "--out", str(study)]) == 0
+    key = list(csv.DictReader((study / "key.csv").open()))
+    assert sorted(r["role"] for r in key) == ["destination", "generated", "source"]
+    emotion = {"source": 3, "generated": 4, "destination": 5}  # neutral -> happy, half way: delta 0.5
+    with (tmp_path / "ratings.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["rater", "clip", "sync", "quality", "emotion"])
+        for r in key:
+            w.writerow(["r1", r["clip"], 3, 2, emotion[r["role"]]])
+    capsys.readouterr()
+    assert main(["study", "score", str(study / "key.csv"), str(tmp_path / "ratings.csv")]) == 0
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith("| tiny"))
+    assert "0.500" in row and "3.000" in row and "2.000" in row, row
 
 
 @pytest.mark.parametrize(

@@ -197,3 +197,16 @@ def test_synth_command(tmp_path, capsys):
     assert code == 0
     assert "1 actors (1 real photos" in capsys.readouterr().out
     assert (tmp_path / "world.json").exists()
+
+
+def test_aligned_ground_truth_for_chosen_actors_only(tmp_path) -> None:
+    from wav2lip_emotion.world.synth import WorldConfig, synthesize
+
+    config = WorldConfig(
+        actors=2, sentences=1, emotions=("neutral", "happy"), size=64, procedural_identities=False,
+        max_seconds=0.6, aligned_actors=("R002",),
+    )  # fmt: skip
+    manifest = synthesize(config, tmp_path / "w")
+    assert len(manifest.takes) == 4
+    assert {a["actor"] for a in manifest.aligned} == {"R002"} and len(manifest.aligned) == 2
+    assert not (tmp_path / "w" / "aligned" / "R001").exists()

@@ -384,7 +384,7 @@ def report_markdown(result: EvaluationResult, tables: dict[str, tuple[list[str],
         f"- **{lse}-D / {lse}-C**: {result.labels['lse']}. Offsets -15..15 frames; D = mean distance at the best "
         "offset (lower is better), C = median minus minimum over offsets (higher is better).",
         f"- **{fd}**: {result.labels['frechet']}; generated face crops against the ground truth's "
-        f"({result.labels['ground_truth']}).",
+        f"({result.labels['ground_truth']}), per pair, then averaged over the pairs.",
         f"- **dV / dA**: (g - s) / (d - s) per video, 1 - |1 - delta| for a neutral destination; valence/arousal: "
         f"{result.labels['affect']}.",
         f"- **p(dst)**, **emotion acc.**: the judge ({result.labels['judge']}, never the training objective): mean "

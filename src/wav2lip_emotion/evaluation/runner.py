@@ -368,9 +368,9 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
                 min_gap=config.min_affect_gap,
             )
         )
-        for key in ((variant.name, case.pair_name), (variant.name, "all")):
-            features.setdefault(key, []).append(gen.features)
-            truth_features.setdefault(key, []).append(truth.features)
+        key = (variant.name, case.pair_name)
+        features.setdefault(key, []).append(gen.features)
+        truth_features.setdefault(key, []).append(truth.features)
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -378,10 +378,18 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
     summaries = summarise(scores)
     from .fid import frechet_from_features
 
+    # set-level: per pair, then the mean over the variant's pairs (as the paper averages over its 6 pairs).
+    # Pooling all pairs into one set would reward doing nothing: the copy baseline's sources have the same
+    # mix of emotions as the destinations' ground truth.
     for s in summaries:
         got = features.get((s.variant, s.pair))
         if got:
             s.frechet = frechet_from_features(np.concatenate(got), np.concatenate(truth_features[(s.variant, s.pair)]))
+    for s in summaries:
+        if s.pair == "all":
+            per_pair = [p.frechet for p in summaries if p.variant == s.variant and p.pair != "all"]
+            finite = [v for v in per_pair if math.isfinite(v)]
+            s.frechet = float(np.mean(finite)) if finite else math.nan
     labels = {
         "lse": ctx.scorer.label if ctx.scorer is not None else "not measured",
         "lse_comparable": str(bool(ctx.scorer is not None and ctx.scorer.comparable)),

@@ -5,7 +5,7 @@ a pair's value is the mean over its videos; a variant's value is the **micro-ave
 videos of all pairs (each video counts once, so a pair with more videos weighs more). With the same
 number of videos per pair this equals the mean of the pair means. Deltas that cannot be computed
 (source and destination videos with the same affect) are skipped and counted. FID-like metrics are
-set-level: computed over the pooled crops of a pair, and of all the variant's videos.
+set-level: computed over the pooled crops of a pair; a variant's value is the mean over its pairs.
 """
 
 from __future__ import annotations
