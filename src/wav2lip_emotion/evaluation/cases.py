@@ -17,20 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.layouts import SourceVideo, discover
+from ..data.pairing import PAPER_PAIRS
 from ..data.records import VideoRecord
 from ..data.splits import read_splits, split_by_actor
 from ..errors import ConfigError, DataError
 from ..perception.emotions import parse_emotion
-
-#: the paper's six directed pairs among neutral, happy (level 3) and sad (level 3)
-PAPER_PAIRS: tuple[tuple[str, str], ...] = (
-    ("happy", "neutral"),
-    ("happy", "sad"),
-    ("neutral", "happy"),
-    ("neutral", "sad"),
-    ("sad", "happy"),
-    ("sad", "neutral"),
-)
 
 #: the built-in baselines
 BASELINES = ("ground-truth", "copy")
