@@ -330,3 +330,55 @@ def test_python_api_is_lazy() -> None:
     lazy = "import sys, wav2lip_emotion.evaluation; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", lazy], capture_output=True, text=True, check=True).stdout == "False\n"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).returncode == 0
+
+
+def test_generated_directory_with_a_bad_and_a_missing_video(eval_world: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from wav2lip_emotion.evaluation.runner import EvaluateConfig, evaluate
+
+    made = tmp_path / "made" / "R001" / "001"
+    made.mkdir(parents=True)
+    shutil.copy(eval_world / "aligned/R001/neutral/level_1/001/happy_level_3.mp4", made / "neutral_to_happy.mp4")
+    (made / "happy_to_neutral.mp4").write_bytes(b"not a video")
+    r = evaluate(
+        EvaluateConfig(
+            data=eval_world, out=tmp_path / "e", pairs=PAIRS, baselines=(), generated=(f"elsewhere={made.parents[1]}",),
+            lse=False, identity=False, progress=False,
+        )
+    )  # fmt: skip
+    assert [s.case for s in r.scores] == ["R001/001/neutral_to_happy"]
+    assert r.scores[0].psnr == math.inf  # it is the aligned ground truth
+    assert any("happy_to_neutral" in s and "not a video" not in s for s in r.skipped)
+    assert any("no video for R001/001/sad_to_happy" in s for s in r.skipped)
+    assert "## Skipped" in (tmp_path / "e" / "report.md").read_text()
+
+
+def test_a_new_checkpoint_under_an_old_name_is_generated_again(
+    eval_world: Path, paired_checkpoint: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from wav2lip_emotion.checkpoints import load_generator, save_model
+    from wav2lip_emotion.evaluation.runner import EvaluateConfig, evaluate
+
+    other = load_generator(paired_checkpoint)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.mul_(0.5)
+    extra = {"stage": "emotion", "mask": "half", "pairs": [["neutral", "happy"]], "crop_padding": 0.1}
+    second = save_model(other, tmp_path / "second.safetensors", extra=extra)
+    out = tmp_path / "e"
+
+    def run(path: Path) -> bytes:
+        evaluate(
+            EvaluateConfig(
+                data=eval_world, out=out, pairs=PAIRS[:1], baselines=(), checkpoints=(f"m={path}",), lse=False,
+                identity=False, progress=False,
+            )
+        )  # fmt: skip
+        return (out / "generated" / "m" / "R001" / "001" / "neutral_to_happy.mp4").read_bytes()
+
+    first_video = run(paired_checkpoint)
+    assert run(paired_checkpoint) == first_video
+    assert run(second) != first_video

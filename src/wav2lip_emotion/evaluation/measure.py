@@ -109,6 +109,9 @@ class VideoMeasurement:
     #: frames compared with the reference (min of both lengths), and the reference's frame count
     reference_frames: int = 0
     notes: list[str] = field(default_factory=list)
+    #: what measured it (judge, feature extractor, identity, reference, video size and time); a cached
+    #: measurement is used again only when this matches
+    setup: str = ""
 
     @property
     def frames(self) -> int:
@@ -157,6 +160,7 @@ class VideoMeasurement:
             "ssim": None if math.isnan(self.ssim) else self.ssim,
             "reference_frames": self.reference_frames,
             "notes": self.notes,
+            "setup": self.setup,
         }
         with atomic_path(path.with_suffix(".json")) as tmp:
             tmp.write_text(json.dumps(meta, indent=1))
@@ -189,6 +193,7 @@ class VideoMeasurement:
             ssim=math.nan if meta.get("ssim") is None else float(meta["ssim"]),
             reference_frames=int(meta.get("reference_frames", 0)),
             notes=list(meta.get("notes", [])),
+            setup=str(meta.get("setup", "")),
         )
 
 

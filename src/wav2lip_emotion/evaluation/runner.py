@@ -8,9 +8,11 @@ checkpoint only measures what is new. The tables and plots are rebuilt from the 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_path, write_json_atomic
-from ..errors import ConfigError
+from ..errors import ConfigError, MediaError, TranslationError
 from .cases import (
     BASELINES,
     PAPER_PAIRS,
@@ -145,6 +147,22 @@ class EvaluationResult:
         raise KeyError(f"no summary for {variant} / {pair}")
 
 
+def _fingerprint(path: Path | None) -> str | None:
+    """Path, size and modification time: enough to notice a file that was replaced since it was measured."""
+    if path is None:
+        return None
+    st = Path(path).stat()
+    return f"{Path(path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name)
 
@@ -166,11 +184,24 @@ class _Context:
 
             self.identity = FaceIdentity()
         self.scorer = _lip_sync_scorer(config) if config.lse else None
+        self._checked: set[str] = set()
 
     def measurement(self, key: str, video: Path, reference: Path | None = None) -> VideoMeasurement:
+        """The measurement of ``video``: from the cache when it was made the same way from the same file."""
         path = self.cache / "measure" / f"{key}.npz"
+        setup = json.dumps(
+            {
+                "video": _fingerprint(video),
+                "reference": _fingerprint(reference) if reference is not None else None,
+                "judge": self.judge.name,
+                "features": self.extractor.label,
+                "inception": _fingerprint(self.config.inception) if self.config.inception else None,
+                "identity": self.identity is not None,
+            },
+            sort_keys=True,
+        )
         cached = VideoMeasurement.load(path)
-        if cached is not None and cached.path == str(video):
+        if cached is not None and cached.setup == setup:
             return cached
         m = measure_video(
             video,
@@ -179,23 +210,40 @@ class _Context:
             identity=self.identity,
             reference=reference,
         )
+        m.setup = setup
         m.save(path)
         return m
+
+    def check_variant_directory(self, variant: Variant) -> None:
+        """Generated videos of ``variant`` left by an earlier run with ANOTHER checkpoint under the same name
+        are removed (they would be taken for this one's); the directory records which checkpoint made it."""
+        if variant.name in self._checked or variant.path is None:
+            return
+        self._checked.add(variant.name)
+        directory = self.config.out / "generated" / _safe(variant.name)
+        marker = directory / "variant.json"
+        made_by = {"checkpoint": str(variant.path.resolve()), "sha256": _sha256(variant.path)}
+        if marker.is_file() and json.loads(marker.read_text()) != made_by:
+            log.warning("%s: made by another checkpoint; generating %s's videos again", directory, variant.name)
+            print(f"{directory}: made by another checkpoint than {variant.path}; generating again", file=sys.stderr)
+            shutil.rmtree(directory)
+        write_json_atomic(marker, made_by)
 
     def lip_sync(self, key: str, video: Path) -> tuple[float, float, float] | None:
         if self.scorer is None:
             return None
         path = self.cache / "lse" / f"{key}.json"
+        weights = self.config.syncnet or self.config.expert or shipped_expert()
+        setup = {"video": _fingerprint(video), "scorer": self.scorer.label, "weights": _fingerprint(weights)}
         if path.is_file():
             got = json.loads(path.read_text())
-            if got.get("video") == str(video) and got.get("scorer") == self.scorer.label:
+            if got.get("setup") == setup:
                 return got["lse_d"], got["lse_c"], got["offset"]
         r = self.scorer.score(video)
         write_json_atomic(
             path,
             {
-                "video": str(video),
-                "scorer": self.scorer.label,
+                "setup": setup,
                 "lse_d": float(r.lse_d),
                 "lse_c": float(r.lse_c),
                 "offset": int(r.offset),
@@ -262,6 +310,7 @@ def _generated_video(ctx: _Context, variant: Variant, case: Case) -> Path | None
     from ..translation.pipeline import translate
 
     path = ctx.config.out / "generated" / _safe(variant.name) / f"{case.id}.mp4"
+    ctx.check_variant_directory(variant)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         translate(
@@ -325,16 +374,22 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
     for variant, case in work:
         if bar is not None:
             bar.set_postfix_str(f"{variant.name} {case.id}")
-        video = _generated_video(ctx, variant, case)
-        if video is None:
-            skipped.append(f"{variant.name}: no video for {case.id}")
+        try:  # one unusable video (no face, unreadable) is reported and skipped; the rest goes on
+            video = _generated_video(ctx, variant, case)
+            if video is None:
+                skipped.append(f"{variant.name}: no video for {case.id}")
+                if bar is not None:
+                    bar.update(1)
+                continue
+            src = ctx.measurement(f"real/{case.source.id}", case.source.path)
+            dst = ctx.measurement(f"real/{case.destination.id}", case.destination.path)
+            truth = ctx.measurement(f"truth/{case.id}", case.ground_truth) if case.aligned is not None else dst
+            gen = ctx.measurement(f"{_safe(variant.name)}/{case.id}", video, reference=case.aligned)
+        except (TranslationError, MediaError) as exc:
+            skipped.append(f"{variant.name}: {case.id}: {exc}")
             if bar is not None:
                 bar.update(1)
             continue
-        src = ctx.measurement(f"real/{case.source.id}", case.source.path)
-        dst = ctx.measurement(f"real/{case.destination.id}", case.destination.path)
-        truth = ctx.measurement(f"truth/{case.id}", case.ground_truth) if case.aligned is not None else dst
-        gen = ctx.measurement(f"{_safe(variant.name)}/{case.id}", video, reference=case.aligned)
         affect = None
         if config.affect_csv is not None:
             gen_key = (
@@ -375,6 +430,8 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
             bar.update(1)
     if bar is not None:
         bar.close()
+    if not scores:
+        raise MediaError(f"no video could be scored: {'; '.join(skipped[:3])}")
     summaries = summarise(scores)
     from .fid import frechet_from_features
 
