@@ -382,3 +382,30 @@ def test_a_new_checkpoint_under_an_old_name_is_generated_again(
     first_video = run(paired_checkpoint)
     assert run(paired_checkpoint) == first_video
     assert run(second) != first_video
+
+
+def test_imported_valence_arousal_csvs(eval_world: Path, tmp_path: Path, capsys) -> None:
+    """Per-frame valence/arousal of an external model (the paper's NISL2020), one CSV per video."""
+    from wav2lip_emotion.evaluation.runner import EvaluateConfig, evaluate
+
+    def write(key: str, valence: float, arousal: float) -> None:
+        path = tmp_path / "va" / f"{key}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("frame,valence,arousal\n" + "".join(f"{i},{valence},{arousal}\n" for i in range(5)))
+
+    write("R001/front/neutral/level_1/001", 0.0, 0.2)  # source
+    write("R001/front/happy/level_3/001", 0.8, 0.6)  # real destination take
+    write("aligned/R001/001/neutral_to_happy", 0.4, 0.5)  # the aligned ground truth
+    config = EvaluateConfig(
+        data=eval_world, out=tmp_path / "e", pairs=PAIRS[:1], affect_csv=tmp_path / "va", lse=False, identity=False,
+        progress=False,
+    )  # fmt: skip
+    r = evaluate(config)
+    gt, copy = r.summary("ground-truth").values, r.summary("copy").values
+    assert gt["delta_valence"] == pytest.approx(0.5) and gt["delta_arousal"] == pytest.approx(0.75)
+    assert copy["delta_valence"] == 0.0 and copy["delta_arousal"] == 0.0
+    assert "external per-frame valence/arousal" in (tmp_path / "e" / "report.md").read_text()
+    (tmp_path / "va" / "aligned/R001/001/neutral_to_happy.csv").unlink()
+    assert main(["evaluate", "--data", str(eval_world), "--out", str(tmp_path / "e2"), "--pairs", "neutral:happy",
+                 "--affect-csv", str(tmp_path / "va"), "--no-lse", "--no-identity", "-q"]) == 1  # fmt: skip
+    assert "neutral_to_happy.csv: no valence/arousal CSV" in capsys.readouterr().err
