@@ -49,14 +49,20 @@ def test_models_table(capsys):
 
 
 def test_mel_command_writes_png_and_npy(tmp_path, capsys):
-    from wav2lip_emotion.demo import speech_like_waveform, write_wav
+    import wave
 
-    write_wav(tmp_path / "s.wav", speech_like_waveform(1.0, 16_000), 16_000)
+    import numpy as np
+
+    t = np.arange(16_000) / 16_000  # 1 s of a 220 Hz tone, syllable-rate modulated
+    pcm = (0.4 * np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) * 32767).astype("<i2")
+    with wave.open(str(tmp_path / "s.wav"), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(16_000)
+        fh.writeframes(pcm.tobytes())
     assert main(["mel", str(tmp_path / "s.wav"), "-o", str(tmp_path / "m.png")]) == 0
     assert (tmp_path / "m.png").stat().st_size > 0
     assert main(["mel", str(tmp_path / "s.wav"), "-o", str(tmp_path / "m.npy")]) == 0
-    import numpy as np
-
     assert np.load(tmp_path / "m.npy").shape == (80, 81)
 
 

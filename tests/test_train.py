@@ -407,3 +407,16 @@ def test_cli_validate_prints_the_newest_checkpoints_metrics(cache, expert, tmp_p
     assert shown["step"] == 4 and shown["split"] == "test" and shown["windows"] == 2 and "accuracy" in shown
     assert main(["train", str(config), "--validate", "--set", f"runtime.output='{tmp_path / 'empty'}'"]) == 1
     assert "no training checkpoint" in capsys.readouterr().err
+
+
+def test_source_affect_takes_targets_from_the_source_also_for_the_conditional_model():
+    from wav2lip_emotion.train.data import _pairing
+
+    shipped = load_config(CONFIGS / "world" / "shipped_conditional.toml")
+    assert shipped.stage == "conditional" and shipped.loss.strategy == "source_affect"
+    assert shipped.loss.weights("conditional") == {"l1": 0.6, "sync": 0.0, "gan": 0.0, "emotion": 0.3}
+    assert _pairing(shipped, same_video=False).targets_from == "source"
+    plain = load_config(CONFIGS / "world" / "conditional.toml")
+    assert _pairing(plain, same_video=False).targets_from == "destination"
+    paper = load_config(CONFIGS / "world" / "emotion_half_emotion.toml")
+    assert _pairing(paper, same_video=False).targets_from == "source"

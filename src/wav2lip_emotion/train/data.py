@@ -130,7 +130,9 @@ def _pairing(config: TrainConfig, *, same_video: bool) -> PairingConfig:
     if same_video or config.stage in ("syncnet", "wav2lip"):
         return PairingConfig.wav2lip(mask=mask, views=views)
     pairs = None if d.pairs is None else tuple((p[0], p[1]) for p in d.pairs)
-    if config.stage == "emotion":
+    # "emotion" / "source_affect": L1 against the source's own frames (time-aligned with the audio), the
+    # emotion objective alone pulls towards the destination; also for the conditional model
+    if config.stage in ("emotion", "conditional"):
         targets = "source" if config.loss.strategy in ("emotion", "source_affect") else "destination"
     else:
         targets = "destination"
