@@ -152,11 +152,10 @@ def _render_world(config: DemoConfig) -> tuple[Path, dict[str, Path]]:
 
 def _translate(config: DemoConfig, checkpoint: Path, world: Path, takes: dict[str, Path]) -> Path:
     """The three translations, laid out as evaluate's ``--generated`` directory, plus side-by-side videos."""
-    from .translation.pipeline import translate
-
     import json
 
     from .evaluation.runner import _sha256
+    from .translation.pipeline import translate
 
     made = config.out / "translated"
     marker = made / "checkpoint.json"
