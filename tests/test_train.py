@@ -412,7 +412,7 @@ def test_cli_validate_prints_the_newest_checkpoints_metrics(cache, expert, tmp_p
 def test_source_affect_takes_targets_from_the_source_also_for_the_conditional_model():
     from wav2lip_emotion.train.data import _pairing
 
-    shipped = load_config(CONFIGS / "world" / "shipped_conditional.toml")
+    shipped = load_config(CONFIGS / "world" / "conditional_source_l1.toml")
     assert shipped.stage == "conditional" and shipped.loss.strategy == "source_affect"
     assert shipped.loss.weights("conditional") == {"l1": 0.6, "sync": 0.0, "gan": 0.0, "emotion": 0.3}
     assert _pairing(shipped, same_video=False).targets_from == "source"
