@@ -321,7 +321,7 @@ def _write_report(
         value = numbers[key]
         ok = "pass" if passed[key] else "FAIL"
         checks.append(
-            f"<tr><td>{html.escape(label)}</td><td><b>{fmt(value)}</b></td><td>{target}</td><td>{ok}</td></tr>"
+            f"<tr><td>{html.escape(label)}</td><td><b>{fmt(value)}</b></td><td>{html.escape(target)}</td><td>{ok}</td></tr>"
         )
     videos = "".join(
         f"<figure><figcaption>{html.escape(s)} &rarr; {html.escape(d)}: source | translated</figcaption>"
