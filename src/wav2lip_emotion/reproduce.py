@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .atomic import write_json_atomic, write_text_atomic
+from .data.pairing import PAPER_PAIRS
 from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -46,14 +47,7 @@ if TYPE_CHECKING:
 EMOTIONS = ("neutral", "happy", "sad")
 LEVEL = 3
 #: the paper's directed pairs among them (Table 3's order)
-PAIRS: tuple[tuple[str, str], ...] = (
-    ("happy", "neutral"),
-    ("happy", "sad"),
-    ("neutral", "happy"),
-    ("neutral", "sad"),
-    ("sad", "happy"),
-    ("sad", "neutral"),
-)
+PAIRS: tuple[tuple[str, str], ...] = PAPER_PAIRS
 #: the paper's six variants, in Table 2's order: (mask, strategy)
 VARIANTS: tuple[tuple[str, str], ...] = (
     ("full", "l1+emotion"),

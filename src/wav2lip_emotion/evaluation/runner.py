@@ -7,7 +7,6 @@ checkpoint only measures what is new. The tables and plots are rebuilt from the 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path, write_json_atomic
+from ..atomic import write_json_atomic
 from ..errors import ConfigError, MediaError, TranslationError
 from .cases import (
     BASELINES,
@@ -475,22 +474,9 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
 
 
 def write_scores_csv(scores: Sequence[VideoScore], path: Path) -> Path:
-    rows = [s.as_dict() for s in scores]
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
-        names = [f.name for f in fields(VideoScore)]
-        writer = csv.DictWriter(f, fieldnames=names)
-        writer.writeheader()
-        for row in rows:
-            row = {k: (";".join(v) if isinstance(v, list) else _fmt(v)) for k, v in row.items()}
-            writer.writerow(row)
-    return path
+    """Every per-video number, one row per translated video (NaN as an empty cell, notes joined by ';')."""
+    from .report import write_csv
 
-
-def _fmt(v: Any) -> Any:
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ""
-        if math.isinf(v):
-            return "inf"
-        return f"{v:.6g}"
-    return v
+    names = [f.name for f in fields(VideoScore)]
+    rows = [[";".join(v) if isinstance(v, list) else v for v in (getattr(s, n) for n in names)] for s in scores]
+    return write_csv(path, names, rows)

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from ..atomic import atomic_path
 from ..errors import ConfigError, DataError, MediaError
-from ..perception.affect import affect_delta, average_deltas
+from ..perception.affect import affect_delta, average_deltas, read_text_file
 from ..perception.emotions import parse_emotion
 
 Role = Literal["generated", "source", "destination"]
@@ -634,29 +634,13 @@ CSV file to the experimenter. Your answers are kept in this browser until then.<
 # ------------------------------------------------------------------------------ reading files
 
 
-def _read_text(path: Path) -> str:
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if not path.is_file():
-        raise DataError(f"{path}: is not a file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a UTF-8 text file (byte {exc.start})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if not text.strip():
-        raise DataError(f"{path}: empty file")
-    return text
-
-
 def _csv_rows(path: Path, expected: Sequence[str]) -> Iterable[tuple[int, dict[str, str]]]:
     """(line number, {column: stripped cell}) per data row; the header must have the ``expected`` columns.
 
     The header is the first non-blank line; blank lines are skipped; the delimiter is ``,`` (``;`` or
     tab when the header has no comma, as some spreadsheets write); extra columns are ignored.
     """
-    lines = _read_text(path).splitlines()
+    lines = read_text_file(path, DataError).splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip())
     head = lines[start]
     delimiter = "," if "," in head else ";" if ";" in head else "\t" if "\t" in head else ","

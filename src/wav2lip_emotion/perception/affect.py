@@ -212,7 +212,7 @@ def read_affect_csv(path: str | Path, *, arousal_scale: ArousalScale = "keep") -
     if arousal_scale not in ("keep", "signed", "unit"):
         raise AffectError(f"unknown arousal_scale {arousal_scale!r}; choose 'keep', 'signed' or 'unit'")
     path = Path(path)
-    text = _read_text(path)
+    text = read_text_file(path)
     lines = text.splitlines()
     header_no, header_line = _header(path, lines)
     delimiter = "," if "," in header_line else "\t" if "\t" in header_line else ";" if ";" in header_line else ","
@@ -265,19 +265,21 @@ def read_affect_csv(path: str | Path, *, arousal_scale: ArousalScale = "keep") -
     )
 
 
-def _read_text(path: Path) -> str:
+def read_text_file(path: Path, error: type[Exception] = AffectError) -> str:
+    """The text of a small UTF-8 file (a BOM is dropped), or ``error`` with one line naming the file and the
+    problem: missing, not a file, not UTF-8, unreadable, or empty. Shared by the CSV readers."""
     if not path.exists():
-        raise AffectError(f"{path}: no such file")
+        raise error(f"{path}: no such file")
     if not path.is_file():
-        raise AffectError(f"{path}: is not a file")
+        raise error(f"{path}: is not a file")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise AffectError(f"{path}: not a UTF-8 text file (byte {exc.start})") from None
+        raise error(f"{path}: not a UTF-8 text file (byte {exc.start})") from None
     except OSError as exc:
-        raise AffectError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not text.strip():
-        raise AffectError(f"{path}: empty file")
+        raise error(f"{path}: empty file")
     return text
 
 
