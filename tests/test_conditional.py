@@ -219,3 +219,29 @@ def test_conditioning_overhead_is_small_at_the_paper_profile():
     extra = sum(p.numel() for n, p in model.named_parameters() if n.startswith(CONDITION_PREFIXES))
     total = sum(p.numel() for p in model.parameters())
     assert 0 < extra < 0.05 * (total - extra)
+
+
+def test_blend_copies_the_prior_where_the_mask_is_closed(tmp_path):
+    torch.manual_seed(0)
+    plain = _randomise(Wav2LipGenerator("tiny")).eval()
+    gen = ConditionalGenerator("tiny", condition_dim=16, blend=True)
+    gen.load_base_state_dict(plain.state_dict())  # the mask head is new, like the FiLM layers
+    gen.eval()
+    audio = torch.randn(2, 1, 80, 16)
+    faces = torch.rand(2, 6, 48, 48)
+    with torch.no_grad():
+        drawn = plain(audio, faces)
+        out = gen(audio, faces, "happy", "neutral", 1.0)
+        # at initialisation the mask is sigmoid(-2) everywhere: mostly a copy of the prior
+        alpha = torch.sigmoid(torch.tensor(-2.0))
+        torch.testing.assert_close(out, alpha * drawn + (1 - alpha) * faces[:, :3], atol=1e-5, rtol=1e-5)
+        # a closed mask is an exact copy of the visible prior, an open one the drawn face
+        for bias, want in ((-1e4, faces[:, :3]), (1e4, drawn)):
+            gen.blend_mask.bias.fill_(bias)
+            torch.testing.assert_close(gen(audio, faces, "happy", "neutral", 1.0), want, atol=1e-5, rtol=1e-5)
+    assert gen.build_options() == {"condition_dim": 16, "blend": True}
+    assert ConditionalGenerator("tiny", condition_dim=16).build_options() == {"condition_dim": 16}
+    path = save_model(gen, tmp_path / "blend.safetensors")
+    back = load_generator_any(path)
+    assert isinstance(back, ConditionalGenerator) and back.blend
+    torch.testing.assert_close(back.state_dict()["blend_mask.bias"], gen.state_dict()["blend_mask.bias"])

@@ -38,6 +38,11 @@ def test_demo_writes_a_complete_report(demo_run) -> None:
         assert f"videos/{src}_to_{dst}_side_by_side.mp4" in page
     for key in ("p_happy_gain", "identity_distance", "mouth_correlation"):
         assert key in demo_run.numbers and key in demo_run.passed
+        # the same number of the ideal translation (the world's aligned render), the ceiling on this clip
+        assert f"ideal_{key}" in demo_run.numbers
+    assert demo_run.numbers["ideal_p_happy_gain"] > 0.3  # the rig's smile is a smile to the judge
+    assert "the ideal translation" in page and "<td>ideal</td>" in page and "<td>copy</td>" in page
+    assert (out / "world" / "aligned" / "R003" / "neutral" / "level_1" / "001" / "happy_level_3.mp4").is_file()
     assert "judge p(happy) gain" in page and "mouth-opening correlation" in page and "CC-BY-SA-4.0" in page
     assert not re.search(r"src=['\"]/", page)  # relative links only: the folder can be moved or shared
     from PIL import Image

@@ -420,3 +420,22 @@ def test_source_affect_takes_targets_from_the_source_also_for_the_conditional_mo
     assert _pairing(plain, same_video=False).targets_from == "destination"
     paper = load_config(CONFIGS / "world" / "emotion_half_emotion.toml")
     assert _pairing(paper, same_video=False).targets_from == "source"
+
+
+def test_lower_face_l1_weighs_the_mouth_box_again():
+    from wav2lip_emotion.train.losses import GeneratorOutputs, ReconstructionLoss
+
+    targets = torch.zeros(1, 3, 1, 10, 10)
+    inside = targets.clone()
+    inside[..., 5:, 2:8] = 1.0  # exactly the lower-centre box: rows 5-9, columns 2-7 (30 of 100 pixels)
+    outside = targets.clone()
+    outside[..., :5, :] = 1.0
+    mel, dst = torch.zeros(1, 1, 80, 16), torch.zeros(1, dtype=torch.long)
+    plain, weighted = ReconstructionLoss(), ReconstructionLoss(lower_face=2.0)
+    for generated, box_error in ((inside, 1.0), (outside, 0.0)):
+        out = GeneratorOutputs(generated, targets, mel, dst)
+        base = float(plain(out))
+        assert base == pytest.approx(float((generated - targets).abs().mean()))
+        assert float(weighted(out)) == pytest.approx(base + 2.0 * box_error)
+    with pytest.raises(ConfigError, match="l1_lower_face must be >= 0"):
+        load_config(None, data={"cache": "x"}, loss={"l1_lower_face": -1.0})

@@ -206,6 +206,7 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
         levels=tuple(int(v) for v in levels) if levels else None,
         views=split(args.views),
         workers=args.workers,
+        aligned=args.aligned,
     )
     summary = preprocess(config, progress=not args.quiet)
     print(summary.describe())
@@ -581,6 +582,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", help="comma-separated levels to keep, e.g. 3 (neutral is always kept; default: all)")
     p.add_argument("--views", default="front", help="comma-separated camera views (MEAD; default front)")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument(
+        "--aligned",
+        action="store_true",
+        help="world layout: also cache the aligned ground-truth renders (cropped with their take's face track), "
+        'the L1 targets of a config with data.targets = "aligned"',
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_preprocess)
 
@@ -661,9 +668,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--mask",
-        choices=["half", "full"],
-        help="half = lower face (Wav2Lip), full = whole face (Wav2Lip-Emotion); default: from the checkpoint, "
-        "inferred for official .pth files",
+        choices=["half", "full", "none"],
+        help="half = lower face (Wav2Lip), full = whole face (Wav2Lip-Emotion), none = the whole face visible "
+        "(editing models trained so); default: from the checkpoint, inferred for official .pth files",
     )
     p.add_argument("--batch-size", type=int, help="faces per generator call (default 8 on CPU, 32 on GPU)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto", help="default auto")

@@ -4,7 +4,9 @@
    and sad (docs/world.md; the real sad take is what the evaluation compares "-> sad" with).
 2. The shipped in-world model (docs/model_card.md) translates neutral -> happy, neutral -> sad and
    happy -> sad, with side-by-side videos.
-3. The evaluation (docs/evaluation.md) scores the three translations.
+3. The evaluation (docs/evaluation.md) scores the three translations, next to the world's ideal
+   translation (the source take rendered in the destination emotion by the rig: the ceiling a model can
+   reach on this clip) and doing nothing (copy).
 4. ``demo/report.html`` shows the videos, the judge's per-frame probabilities, a frame grid, the metric
    table and what each number means.
 
@@ -117,6 +119,13 @@ def run_demo(config: DemoConfig | Path | str | None = None) -> DemoResult:
         f"{numbers['identity_distance']:.2f} (< {TARGETS['identity_distance']}); mouth-opening correlation "
         f"{numbers['mouth_correlation']:.2f} (>= {TARGETS['mouth_correlation']})"
     )
+    if "ideal_mouth_correlation" in numbers:
+        _say(
+            "the ideal translation (the world's own render) on this clip: "
+            f"p(happy) +{numbers['ideal_p_happy_gain']:.2f}; "
+            f"identity distance {numbers['ideal_identity_distance']:.2f}; mouth-opening correlation "
+            f"{numbers['ideal_mouth_correlation']:.2f}"
+        )
     _say(f"report: {report.resolve()}")
     return DemoResult(out, report, frames_png, numbers, passed, seconds)
 
@@ -139,7 +148,8 @@ def _render_world(config: DemoConfig) -> tuple[Path, dict[str, Path]]:
             levels=(3,),
             size=config.size,
             procedural_identities=False,
-            aligned=False,
+            aligned=True,
+            aligned_actors=(config.actor,),  # the ideal translation, for the report's "ideal" column
             max_seconds=config.seconds,
         ),
         world,
@@ -195,8 +205,8 @@ def _evaluate(config: DemoConfig, world: Path, translated: Path) -> Any:
             actors=(config.actor,),
             pairs=DEMO_PAIRS,
             generated=(f"shipped={translated}",),
-            baselines=("copy",),
-            use_aligned=False,
+            baselines=("ground-truth", "copy"),
+            use_aligned=True,
             judge=config.judge,
             progress=False,
         )
@@ -204,14 +214,20 @@ def _evaluate(config: DemoConfig, world: Path, translated: Path) -> Any:
 
 
 def _must_show(result: Any) -> dict[str, float]:
-    row = next(s for s in result.scores if s.variant == "shipped" and s.pair == "neutral->happy")
-    return {
-        "p_happy_source": row.p_destination_source,
-        "p_happy_translated": row.p_destination,
-        "p_happy_gain": row.p_destination - row.p_destination_source,
-        "identity_distance": row.identity_distance,
-        "mouth_correlation": row.mouth_correlation,
-    }
+    """The checked numbers of the model's neutral -> happy, and the same of the ideal translation (``ideal_...``)."""
+    numbers: dict[str, float] = {}
+    for variant, prefix in (("shipped", ""), ("ground-truth", "ideal_")):
+        row = next((s for s in result.scores if s.variant == variant and s.pair == "neutral->happy"), None)
+        if row is None:
+            continue
+        numbers |= {
+            f"{prefix}p_happy_source": row.p_destination_source,
+            f"{prefix}p_happy_translated": row.p_destination,
+            f"{prefix}p_happy_gain": row.p_destination - row.p_destination_source,
+            f"{prefix}identity_distance": row.identity_distance,
+            f"{prefix}mouth_correlation": row.mouth_correlation,
+        }
+    return numbers
 
 
 def _frame_grid(config: DemoConfig, world: Path, translated: Path, path: Path, columns: int = 6) -> Path:
@@ -261,6 +277,9 @@ EXPLANATIONS: tuple[tuple[str, str], ...] = (
     ("mouth corr.", "frame-by-frame correlation of the mouth opening with the source: is the lip movement kept?"),
     ("LSE*-D / LSE*-C", "lip-sync distance (lower is better) and confidence (higher is better) with syncnet_python's "
      "protocol and our world SyncNet expert: not comparable to published LSE numbers"),
+    ("video", "model = the shipped model's translation; ideal = the world's render of the source take in the "
+     "destination emotion (the perfect answer); copy = the untouched source (doing nothing)"),
+    ("PSNR vs ideal", "peak signal-to-noise ratio against the ideal translation, in dB (higher is closer)"),
     ("FD-faceapi", "Frechet distance of face-api features between translated and real destination-emotion faces "
      "(lower is better; not FID)"),
 )  # fmt: skip
@@ -303,14 +322,16 @@ def _write_report(
         return html.escape(str(Path(p).resolve().relative_to(out.resolve())))
 
     rows = []
-    for s in result.scores:
-        if s.variant != "shipped":
-            continue
-        rows.append(
-            "<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in (
-                s.pair, s.p_destination_source, s.p_destination, s.accuracy, s.delta_valence, s.delta_arousal,
-                s.identity_distance, s.mouth_correlation, s.lse_d, s.lse_c)) + "</tr>"
-        )  # fmt: skip
+    names = {"shipped": "model", "ground-truth": "ideal", "copy": "copy"}
+    for variant in names:
+        for s in result.scores:
+            if s.variant != variant:
+                continue
+            rows.append(
+                "<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in (
+                    s.pair, names[variant], s.p_destination_source, s.p_destination, s.accuracy, s.delta_valence,
+                    s.delta_arousal, s.identity_distance, s.mouth_correlation, s.lse_d, s.lse_c, s.psnr)) + "</tr>"
+            )  # fmt: skip
     fd = {s.pair: s.frechet for s in result.summaries if s.variant == "shipped"}
     checks = []
     for key, label, target in (
@@ -320,8 +341,10 @@ def _write_report(
     ):
         value = numbers[key]
         ok = "pass" if passed[key] else "FAIL"
+        ideal = fmt(numbers.get(f"ideal_{key}", math.nan))
         checks.append(
-            f"<tr><td>{html.escape(label)}</td><td><b>{fmt(value)}</b></td><td>{html.escape(target)}</td><td>{ok}</td></tr>"
+            f"<tr><td>{html.escape(label)}</td><td><b>{fmt(value)}</b></td><td>{html.escape(target)}</td><td>{ok}</td>"
+            f"<td>{html.escape(ideal)}</td></tr>"
         )
     videos = "".join(
         f"<figure><figcaption>{html.escape(s)} &rarr; {html.escape(d)}: source | translated</figcaption>"
@@ -348,13 +371,18 @@ rendered by the generated world, then translated by <code>{html.escape(checkpoin
 with the package. It was trained on the generated world (this identity is one of its training actors): it knows
 that world, not real faces (docs/model_card.md). Made in {seconds:.0f} s.</p>
 <h2>What the demo must show</h2>
-<table><tr><th>check</th><th>value</th><th>target</th><th></th></tr>{"".join(checks)}</table>
+<table><tr><th>check</th><th>value</th><th>target</th><th></th><th>the ideal translation</th></tr>
+{"".join(checks)}</table>
+<p>"The ideal translation" is the world's own render of the source take in the destination emotion, with the
+same timing and pose: what a perfect model would output, and so the ceiling of each number on this clip (a
+smile changes the mouth's shape, so even the ideal does not keep the mouth opening exactly).</p>
 <h2>Source and translation, side by side</h2>{videos}
 <h2>Frames</h2><img src="{rel(frames_png)}" alt="frame grid: sources and translations">
 <h2>The judge, frame by frame</h2>{plot_html}
 <h2>Metrics</h2>
-<table><tr><th>pair</th><th>p(dst) source</th><th>p(dst)</th><th>emotion acc.</th><th>dV</th><th>dA</th>
-<th>identity dist.</th><th>mouth corr.</th><th>LSE*-D</th><th>LSE*-C</th></tr>{"".join(rows)}</table>
+<table><tr><th>pair</th><th>video</th><th>p(dst) source</th><th>p(dst)</th><th>emotion acc.</th><th>dV</th><th>dA</th>
+<th>identity dist.</th><th>mouth corr.</th><th>LSE*-D</th><th>LSE*-C</th><th>PSNR vs ideal</th></tr>
+{"".join(rows)}</table>
 <p>FD-faceapi per pair: {fd_text or "-"}. Every number of the evaluation: <code>evaluation/report.md</code>,
 <code>evaluation/videos.csv</code>.</p>
 <h2>What the numbers mean</h2><dl>{explain}</dl>

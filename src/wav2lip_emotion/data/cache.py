@@ -8,6 +8,9 @@ Layout (format version 1)::
     <root>/videos/<id>/found.npy           bool  [T]           a face was found in the frame
     <root>/videos/<id>/mel.npy             float32 [80, M]     the mel spectrogram of the 16 kHz audio
     <root>/videos/<id>/meta.json           the video's record (written last: its presence = complete)
+<root>/videos/aligned/<source id>/<emotion>_level_<n>/...   (world, ``preprocess --aligned``) the
+                                       aligned render of a take in another emotion, cropped with the
+                                       take's own face boxes so that its pixels line up with it
     <root>/failed.json                     videos that could not be used, with the reason
     <root>/manifest.json                   summary of the last run (ids, counts)
 
@@ -69,6 +72,9 @@ class CachedVideo:
     mel_steps: int
     source: str
     audio_source: str
+    #: an aligned render (generated world): the id of the source take it re-renders in ``emotion`` /
+    #: ``level`` with the same timing and pose; such videos are L1 targets only, never records
+    aligned_from: str | None = None
 
     def record(self) -> Any:
         """The video as a :class:`~wav2lip_emotion.data.records.VideoRecord` (for splits and pairing)."""
@@ -102,6 +108,7 @@ class FaceCache:
         if self.info.format != CACHE_FORMAT or self.info.version > CACHE_VERSION:
             raise CacheError(f"{info_path}: cache format {self.info.format} v{self.info.version} is not supported")
         self._videos: dict[str, CachedVideo] | None = None
+        self._aligned: dict[tuple[str, str, int | None], str] | None = None
 
     @property
     def videos(self) -> dict[str, CachedVideo]:
@@ -121,7 +128,18 @@ class FaceCache:
         return self._videos
 
     def records(self) -> list[Any]:
-        return [v.record() for v in self.videos.values()]
+        """The videos to split and pair (aligned renders are left out: they are targets only)."""
+        return [v.record() for v in self.videos.values() if v.aligned_from is None]
+
+    def aligned_renders(self) -> dict[tuple[str, str, int | None], str]:
+        """(source id, destination emotion, destination level) -> id of the cached aligned render."""
+        if self._aligned is None:
+            self._aligned = {
+                (str(v.aligned_from), str(v.emotion), v.level): v.id
+                for v in self.videos.values()
+                if v.aligned_from is not None
+            }
+        return self._aligned
 
     def path(self, video_id: str) -> Path:
         return self.root / "videos" / video_id

@@ -21,7 +21,12 @@ variant                targets + mels       pose prior             reference
 same video (LRS2)      the video            the video              the video
 translation (default)  destination          destination            source
 "source affect only"   source               source                 source
+aligned (world only)   aligned render [*]   source                 source
 =====================  ===================  =====================  ================
+
+[*] the source take rendered in the destination emotion with the same timing and pose (``synth``'s
+``aligned/``, cached by ``preprocess --aligned``); its audio is the source's. Pairs whose render is
+not in the cache are dropped with that reason.
 
 Draws are seeded by (seed, epoch, index): reproducible, and DataLoader workers never repeat each
 other. Every pair is checked once at construction from frame counts, face flags and mel lengths, so
@@ -48,11 +53,13 @@ from .cache import CacheError, FaceCache
 
 log = logging.getLogger(__name__)
 
-MaskName = Literal["full", "half"]
+MaskName = Literal["full", "half", "none"]
 VideoRole = Literal["destination", "source"]
+TargetRole = Literal["destination", "source", "aligned"]
 
-_MASKS = ("full", "half")
+_MASKS = ("full", "half", "none")
 _ROLES = ("destination", "source")
+_TARGET_ROLES = ("destination", "source", "aligned")
 _MAX_RETRIES = 1000  # upper bound on SampleConfig.max_retries: a loader must never spin for long
 _OPEN_VIDEOS = 32  # memory-mapped videos kept open per process (each holds file descriptors)
 _LIST_IDS = 10  # ids named in an error message
@@ -90,12 +97,13 @@ class SampleConfig:
     #: frames per window (T); SyncNet and the published models use 5
     window: int = 5
     #: pose-prior masking: "half" = rows H//2.. set to 0 (Wav2Lip's), "full" = 0 inside the cached
-    #: face-mesh hull (masks.npy > 127). None = the PairingConfig's ``mask`` when the pairs carry one,
-    #: else "half"
+    #: face-mesh hull (masks.npy > 127), "none" = nothing hidden. None = the PairingConfig's ``mask``
+    #: when the pairs carry one, else "half"
     mask: MaskName | None = None
     #: which video of a pair gives the L1 targets and the audio ("destination" = emotion translation,
-    #: "source" = the "source affect only" ablation). None = the PairingConfig's, else "destination"
-    targets_from: VideoRole | None = None
+    #: "source" = the "source affect only" ablation, "aligned" = the cached aligned render of the source
+    #: in the destination emotion). None = the PairingConfig's, else "destination"
+    targets_from: TargetRole | None = None
     #: which video of a pair gives the pose prior (the masked frames). None = the PairingConfig's, else
     #: "destination"
     prior_from: VideoRole | None = None
@@ -113,10 +121,10 @@ class SampleConfig:
             raise ConfigError(f"window must be at least 1 frame, got {self.window}")
         if self.mask is not None and self.mask not in _MASKS:
             raise ConfigError(f"mask must be one of {', '.join(_MASKS)}, got {self.mask!r}")
-        for name in ("targets_from", "prior_from"):
+        for name, allowed in (("targets_from", _TARGET_ROLES), ("prior_from", _ROLES)):
             value = getattr(self, name)
-            if value is not None and value not in _ROLES:
-                raise ConfigError(f"{name} must be one of {', '.join(_ROLES)}, got {value!r}")
+            if value is not None and value not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if not 0 <= self.max_retries <= _MAX_RETRIES:
             raise ConfigError(f"max_retries must be in [0, {_MAX_RETRIES}], got {self.max_retries}")
         if self.seed < 0:
@@ -321,7 +329,18 @@ class TalkingFaceDataset(Dataset):
         cfg = self.config
         src_id = str(pair.source.id)
         dst_id = str(pair.destination.id)
-        target_id = dst_id if cfg.targets_from == "destination" else src_id
+        if cfg.targets_from == "aligned":
+            level = 1 if pair.destination_emotion == "neutral" else pair.destination_level
+            aligned = self.cache.aligned_renders().get((src_id, str(pair.destination_emotion), level))
+            if aligned is None:
+                why = (
+                    f"no aligned render in {pair.destination_emotion} level {level} in the cache "
+                    "(render the world with aligned ground truth and preprocess it with --aligned)"
+                )
+                return None, {src_id: why}
+            target_id = aligned
+        else:
+            target_id = dst_id if cfg.targets_from == "destination" else src_id
         prior_id = dst_id if cfg.prior_from == "destination" else src_id
         reference_id = src_id
 
@@ -492,7 +511,7 @@ class TalkingFaceDataset(Dataset):
             faces[:3] = _to_chw(self._window(plan.prior_id, start))
         if cfg.mask == "half":
             faces[:3, :, self.size // 2 :] = 0.0
-        else:
+        elif cfg.mask == "full":
             masks = self._arrays(plan.prior_id)["masks"][start : start + t]
             if masks.shape != (t, self.size, self.size):
                 raise CacheError(f"{plan.prior_id}: masks {start}..{start + t - 1} have shape {masks.shape}")

@@ -29,6 +29,10 @@ class SourceVideo:
     #: a separate audio file (MEAD ships one per video); None = the video's own audio
     audio: Path | None = None
     gender: str | None = None
+    #: an aligned render of the generated world: the id of the take it re-renders (``emotion`` / ``level``
+    #: are then the render's) and that take's video, whose face track crops the render
+    aligned_from: str | None = None
+    track_video: Path | None = None
 
 
 def _mead_gender(actor: str) -> str | None:
@@ -64,6 +68,58 @@ def discover(
         if (wanted_emotions is None or v.emotion in wanted_emotions)
         and (levels is None or v.level is None or v.level in levels or v.emotion == "neutral")
     ]
+    return sorted(out, key=lambda v: v.id)
+
+
+_ALIGNED_NAME = re.compile(r"([a-z]+)_level_(\d+)$")
+
+
+def discover_aligned(
+    src: str | Path, *, emotions: tuple[str, ...] | None = None, levels: tuple[int, ...] | None = None
+) -> list[SourceVideo]:
+    """The generated world's aligned renders (``synth`` without ``--no-aligned``), sorted by id.
+
+    ``aligned/<actor>/<emotion>/level_<n>/<nnn>/<dst emotion>_level_<m>.mp4`` re-renders the take
+    ``<actor>/video/front/<emotion>/level_<n>/<nnn>.mp4`` in the destination emotion with the same timing,
+    pose and audio. Its id is ``aligned/<take id>/<dst emotion>_level_<m>``. Both the take's and the
+    render's emotion and level must pass the filters (neutral passes any level filter).
+    """
+    src = Path(src)
+    wanted = {parse_emotion(e).value for e in emotions} if emotions else None
+
+    def keep(emotion: str, level: int) -> bool:
+        return (wanted is None or emotion in wanted) and (levels is None or level in levels or emotion == "neutral")
+
+    out = []
+    for path in src.glob("aligned/*/*/level_*/*/*.mp4"):
+        actor, emotion, level_dir, sentence, _name = path.relative_to(src / "aligned").parts
+        level_m, name_m = _LEVEL.match(level_dir), _ALIGNED_NAME.match(path.stem)
+        if level_m is None or name_m is None:
+            continue
+        try:
+            emo, dst = parse_emotion(emotion).value, parse_emotion(name_m.group(1)).value
+        except ConfigError:
+            continue
+        level, dst_level = int(level_m.group(1)), int(name_m.group(2))
+        if not (keep(emo, level) and keep(dst, dst_level)):
+            continue
+        take = src / actor / "video" / "front" / emotion / level_dir / f"{sentence}.mp4"
+        audio = src / actor / "audio" / emotion / level_dir / f"{sentence}.wav"
+        take_id = f"{actor}/front/{emo}/{level_dir}/{sentence}"
+        out.append(
+            SourceVideo(
+                path=path,
+                id=f"aligned/{take_id}/{dst}_level_{dst_level}",
+                actor=actor,
+                sentence=sentence,
+                emotion=dst,
+                level=dst_level,
+                view="front",
+                audio=audio if audio.is_file() else None,
+                aligned_from=take_id,
+                track_video=take,
+            )
+        )
     return sorted(out, key=lambda v: v.id)
 
 

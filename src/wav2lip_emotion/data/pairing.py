@@ -3,9 +3,11 @@
 A :class:`Pair` says which videos play which role in a training sample:
 
 * reference frames: always the **source** video (the emotion the input is in);
-* L1 targets (and their audio): ``targets_from`` = "destination" (emotion translation by L1) or
+* L1 targets (and their audio): ``targets_from`` = "destination" (emotion translation by L1),
   "source" (the paper's "source affect only" ablation / "emotion objective only" strategy: the L1
-  loss reconstructs the source and only the emotion objective pushes towards the destination);
+  loss reconstructs the source and only the emotion objective pushes towards the destination) or
+  "aligned" (the generated world only: the source take rendered in the destination emotion with the
+  same timing and pose, found in the face cache by the dataset; the audio is the source's);
 * pose prior (the masked frames): ``prior_from``. With **full** masking the paper takes it from the
   destination video (the whole face is blacked out, so only head pose and background pass, aligned
   with the destination targets). With **half** masking the upper face stays visible; we take it from
@@ -30,11 +32,13 @@ from .records import VideoRecord
 from .records import listing as _listing
 
 Role = Literal["destination", "source"]
-Mask = Literal["full", "half"]
+TargetRole = Literal["destination", "source", "aligned"]
+Mask = Literal["full", "half", "none"]
 Strategy = Literal["l1+emotion", "emotion", "l1"]
 
 ROLES: tuple[str, ...] = ("destination", "source")
-MASKS: tuple[str, ...] = ("full", "half")
+TARGET_ROLES: tuple[str, ...] = ("destination", "source", "aligned")
+MASKS: tuple[str, ...] = ("full", "half", "none")
 STRATEGIES: tuple[str, ...] = ("l1+emotion", "emotion", "l1")
 NEUTRAL = "neutral"
 #: the paper's six directed pairs among happy (level 3), sad (level 3) and neutral
@@ -76,13 +80,15 @@ class PairingConfig:
     source_levels: tuple[int, ...] | None = None
     #: allowed levels of the destination video; None = every level found (neutral: always 1)
     destination_levels: tuple[int, ...] | None = None
-    #: which video gives the L1 targets and their audio: "destination" (translation by L1) or
-    #: "source" (the "source affect only" ablation / "emotion objective only" strategy)
-    targets_from: Role = "destination"
+    #: which video gives the L1 targets and their audio: "destination" (translation by L1),
+    #: "source" (the "source affect only" ablation / "emotion objective only" strategy) or "aligned" (the
+    #: world's aligned render of the source in the destination emotion; audio from the source)
+    targets_from: TargetRole = "destination"
     #: which video gives the pose prior (the masked frames); the paper: destination with full
     #: masking, the source window itself with half masking
     prior_from: Role = "destination"
-    #: pose-prior masking: "full" = the whole face blacked out, "half" = lower half zeroed (Wav2Lip)
+    #: pose-prior masking: "full" = the whole face blacked out, "half" = lower half zeroed (Wav2Lip),
+    #: "none" = nothing hidden (an editing model)
     mask: Mask = "full"
     #: camera views to use (MEAD: "front", ...); None = all, each view paired only with itself
     views: tuple[str, ...] | None = None
@@ -104,9 +110,10 @@ class PairingConfig:
             object.__setattr__(self, "pairs", pairs)
         object.__setattr__(self, "source_levels", _levels("source_levels", self.source_levels))
         object.__setattr__(self, "destination_levels", _levels("destination_levels", self.destination_levels))
-        for name in ("targets_from", "prior_from"):
-            if getattr(self, name) not in ROLES:
-                raise ConfigError(f"{name} must be one of {', '.join(ROLES)}, got {getattr(self, name)!r}")
+        if self.targets_from not in TARGET_ROLES:
+            raise ConfigError(f"targets_from must be one of {', '.join(TARGET_ROLES)}, got {self.targets_from!r}")
+        if self.prior_from not in ROLES:
+            raise ConfigError(f"prior_from must be one of {', '.join(ROLES)}, got {self.prior_from!r}")
         if self.mask not in MASKS:
             raise ConfigError(f"mask must be one of {', '.join(MASKS)}, got {self.mask!r}")
         if self.views is not None:
@@ -171,7 +178,7 @@ class Pair:
     destination_emotion: str | None
     destination_level: int | None
     #: the roles, copied from the PairingConfig
-    targets_from: Role = "destination"
+    targets_from: TargetRole = "destination"
     prior_from: Role = "destination"
     mask: Mask = "full"
 
@@ -190,7 +197,8 @@ class Pair:
 
     @property
     def target(self) -> VideoRecord:
-        """The video giving the L1 targets and their audio."""
+        """The video giving the L1 targets' audio (and their frames, except for "aligned" targets, whose
+        frames are the aligned render of this source video)."""
         return self.destination if self.targets_from == "destination" else self.source
 
     @property

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, Wav2LipEmotionError
 from .cache import CachedVideo, CacheInfo, FaceCache, VideoWriter, clean_partial, write_json_atomic
-from .layouts import SourceVideo, discover
+from .layouts import SourceVideo, discover, discover_aligned
 
 
 @dataclass
@@ -42,11 +42,16 @@ class PreprocessConfig:
     min_face_ratio: float = 0.5
     #: and when it is shorter than this many frames (two 5-frame windows and the sync offset)
     min_frames: int = 12
+    #: world layout: also cache the aligned renders (L1 targets of ``data.targets = "aligned"``), each
+    #: cropped with its take's face track so that the two line up pixel for pixel
+    aligned: bool = False
 
     def __post_init__(self) -> None:
         self.src, self.out = Path(self.src), Path(self.out)
         if self.size < 32 or self.workers < 1 or self.fps <= 0:
             raise ConfigError("size must be >= 32, workers >= 1 and fps > 0")
+        if self.aligned and self.layout != "world":
+            raise ConfigError(f"aligned renders exist only in the generated world, not in layout {self.layout!r}")
 
 
 @dataclass
@@ -107,13 +112,21 @@ def process_video(video: SourceVideo, config: PreprocessConfig) -> tuple[str, in
     writer = VideoWriter(config.out, video.id, config.size)
     try:
         tracker.reset()
-        with VideoReader(video.path, fps=config.fps) as reader:
-            for frame in reader:
+        # an aligned render is cropped where its take's face is tracked: the same boxes, frame for frame
+        track_path = video.track_video or video.path
+        if video.track_video is not None:
+            probe_video(video.track_video)
+        with VideoReader(track_path, fps=config.fps) as tracked, VideoReader(video.path, fps=config.fps) as reader:
+            frames = iter(reader) if video.track_video is not None else None
+            for frame in tracked:
+                shown = frame if frames is None else next(frames, None)
+                if shown is None:
+                    raise Wav2LipEmotionError(f"has fewer frames than its take {track_path}")
                 obs = tracker.update(frame.rgb, frame.time)
                 if obs.found and obs.box is not None and obs.landmarks is not None:
                     crop = FaceCrop.from_box(obs.box, crop_cfg)
                     mask = full_mask(crop.to_crop(obs.landmarks), config.size) * 255
-                    writer.add(crop.extract(frame.rgb), mask.astype("uint8"))
+                    writer.add(crop.extract(shown.rgb), mask.astype("uint8"))
                 else:
                     writer.add(None, None)
         found = sum(writer._found)
@@ -138,6 +151,7 @@ def process_video(video: SourceVideo, config: PreprocessConfig) -> tuple[str, in
             mel_steps=int(mel.shape[1]),
             source=str(video.path),
             audio_source=str(audio_path),
+            aligned_from=video.aligned_from,
         )
         writer.commit(mel, meta)
         return video.id, n
@@ -154,6 +168,11 @@ def preprocess(
     videos = discover(config.layout, config.src, emotions=config.emotions, levels=config.levels, views=config.views)
     if not videos:
         raise ConfigError(f"{config.src}: no {config.layout}-layout videos found (check --layout and the filters)")
+    if config.aligned:
+        renders = discover_aligned(config.src, emotions=config.emotions, levels=config.levels)
+        if not renders:
+            raise ConfigError(f"{config.src}: no aligned renders (aligned/...); render the world without --no-aligned")
+        videos += renders
     config.out.mkdir(parents=True, exist_ok=True)
     info = CacheInfo(size=config.size, fps=config.fps, padding=config.padding, layout=config.layout)
     info_path = config.out / "cache.json"

@@ -23,6 +23,10 @@ class MaskMode(StrEnum):
     HALF = "half"
     #: the whole face: convex hull of the 468-point mesh, forehead to chin (Wav2Lip-Emotion's full mask)
     FULL = "full"
+    #: nothing: the generator sees the whole source face and edits it, the lip movement coming from the
+    #: source's own pixels as well as the audio (beyond the paper; needs a model trained so, see
+    #: docs/model_card.md)
+    NONE = "none"
 
 
 class PasteMode(StrEnum):
@@ -161,6 +165,8 @@ def face_mask(mode: MaskMode | str, size: int, landmarks_in_crop: np.ndarray | N
     mode = MaskMode(mode)
     if mode is MaskMode.HALF:
         return half_mask(size)
+    if mode is MaskMode.NONE:
+        return np.zeros((size, size), np.float32)
     if landmarks_in_crop is None:
         raise ConfigError("the full mask needs face landmarks")
     return full_mask(landmarks_in_crop, size)

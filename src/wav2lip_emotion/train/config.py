@@ -34,6 +34,8 @@ Stage = Literal["syncnet", "wav2lip", "emotion", "conditional"]
 Strategy = Literal["l1+emotion", "emotion", "l1", "source_affect"]
 STAGES: tuple[str, ...] = ("syncnet", "wav2lip", "emotion", "conditional")
 STRATEGIES: tuple[str, ...] = ("l1+emotion", "emotion", "l1", "source_affect")
+#: where the L1 targets of the emotion stages come from (DataConfig.targets)
+TARGETS: tuple[str, ...] = ("auto", "destination", "source", "aligned")
 
 #: (l1, sync, gan, emotion) weights of the paper (METHOD.md) per stage / strategy.
 #: "source_affect" is the paper's ablation: L1 targets from the SOURCE video with the L1 + emotion
@@ -55,12 +57,16 @@ class ModelConfig:
 
     #: model profile: "paper" (96 px, the published sizes), "small" (64 px, x1/4), "tiny" (48 px, x1/8)
     profile: str = "small"
-    #: pose-prior masking: "half" (lower half zeroed, Wav2Lip's) or "full" (whole face hull blacked out)
-    mask: Literal["half", "full"] = "half"
+    #: pose-prior masking: "half" (lower half zeroed, Wav2Lip's), "full" (whole face hull blacked out) or
+    #: "none" (the whole source face visible: an editing model, beyond the paper; emotion stages only)
+    mask: Literal["half", "full", "none"] = "half"
     #: quality discriminator: "full_face_residual" (Wav2Lip-Emotion), "lower_half" (Wav2Lip) or "none"
     discriminator: str = "full_face_residual"
     #: conditioning vector size of the conditional generator (stage "conditional")
     condition_dim: int = 128
+    #: stage "conditional": blend the drawn face with the visible prior through a learned per-pixel mask
+    #: (GANimation's attention; meant for mask "none": what needs no change is copied, not redrawn)
+    blend: bool = False
     #: starting weights of the generator: official Wav2Lip .pth or our safetensors (None = from scratch);
     #: a plain generator may start a conditional one (its conditioning starts at zero)
     init_generator: str | None = None
@@ -90,6 +96,11 @@ class DataConfig:
     destination_levels: list[int] | None = None
     #: MEAD camera views (None = all)
     views: list[str] | None = None
+    #: emotion stages: where the L1 targets come from. "auto" = the strategy's (the destination take; the
+    #: source for "emotion" / "source_affect"); "aligned" = the generated world's aligned ground truth (the
+    #: source take rendered in the destination emotion, frame for frame: needs a cache preprocessed with
+    #: --aligned); "destination" / "source" force one
+    targets: str = "auto"
     #: conditional stage: also train on every video paired with itself (intensity 0 = unchanged)
     reconstruction_pairs: bool = True
     #: conditional stage: probability of hiding the source emotion ("unknown") from the model
@@ -115,6 +126,9 @@ class LossConfig:
     sync: float | None = None
     gan: float | None = None
     emotion: float | None = None
+    #: extra L1 on the crop's lower-centre box (mouth and chin), as a multiple of its own mean error: the
+    #: L1 term becomes L1(crop) + l1_lower_face * L1(box). 0 = the paper's plain L1
+    l1_lower_face: float = 0.0
     #: Wav2Lip's rule: the sync loss is off until the validation sync loss falls below the threshold
     sync_warmup: bool = True
     sync_warmup_threshold: float = 0.75
@@ -206,8 +220,19 @@ class TrainConfig:
             raise ConfigError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
         if self.model.profile not in PROFILES:
             raise ConfigError(f"model.profile must be one of {', '.join(PROFILES)}, got {self.model.profile!r}")
-        if self.model.mask not in ("half", "full"):
-            raise ConfigError(f"model.mask must be half or full, got {self.model.mask!r}")
+        if self.model.mask not in ("half", "full", "none"):
+            raise ConfigError(f"model.mask must be half, full or none, got {self.model.mask!r}")
+        if self.model.mask == "none" and self.stage in ("syncnet", "wav2lip"):
+            raise ConfigError(
+                f"model.mask none is for the emotion stages: stage {self.stage!r} pairs each video with itself, so "
+                "an unmasked prior would teach a copy; use half or full"
+            )
+        if self.model.blend and self.stage != "conditional":
+            raise ConfigError(f"model.blend is an option of the conditional generator, not of stage {self.stage!r}")
+        if self.loss.l1_lower_face < 0:
+            raise ConfigError(f"loss.l1_lower_face must be >= 0, got {self.loss.l1_lower_face}")
+        if self.data.targets not in TARGETS:
+            raise ConfigError(f"data.targets must be one of {', '.join(TARGETS)}, got {self.data.targets!r}")
         if self.model.discriminator != "none":
             DiscriminatorForm.parse(self.model.discriminator)
         if self.loss.strategy not in STRATEGIES:

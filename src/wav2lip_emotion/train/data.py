@@ -124,21 +124,29 @@ class TrainData:
     summary: str
 
 
+def resolve_targets(config: TrainConfig) -> str:
+    """Where the emotion stages' L1 targets come from: ``data.targets``, or for "auto" the strategy's.
+
+    "emotion" / "source_affect": L1 against the source's own frames (time-aligned with the audio), the
+    emotion objective alone pulls towards the destination; otherwise the destination take."""
+    if config.stage not in ("emotion", "conditional"):
+        return "destination"
+    if config.data.targets != "auto":
+        return config.data.targets
+    return "source" if config.loss.strategy in ("emotion", "source_affect") else "destination"
+
+
 def _pairing(config: TrainConfig, *, same_video: bool) -> PairingConfig:
     d, mask = config.data, config.model.mask
     views = tuple(d.views) if d.views else None
     if same_video or config.stage in ("syncnet", "wav2lip"):
         return PairingConfig.wav2lip(mask=mask, views=views)
     pairs = None if d.pairs is None else tuple((p[0], p[1]) for p in d.pairs)
-    # "emotion" / "source_affect": L1 against the source's own frames (time-aligned with the audio), the
-    # emotion objective alone pulls towards the destination; also for the conditional model
-    if config.stage in ("emotion", "conditional"):
-        targets = "source" if config.loss.strategy in ("emotion", "source_affect") else "destination"
-    else:
-        targets = "destination"
+    targets = resolve_targets(config)
     # the paper's rule: the pose prior comes from the targets' video with full masking (only pose and
-    # background pass), from the source window itself with half masking (as at inference)
-    prior = targets if mask == "full" else "source"
+    # background pass), from the source window itself with half masking (as at inference); an aligned
+    # render has the source's pose, so its prior is the source
+    prior = targets if mask == "full" and targets != "aligned" else "source"
     return PairingConfig(
         pairs=pairs,
         source_levels=tuple(d.source_levels) if d.source_levels else None,
@@ -213,4 +221,4 @@ def build_data(config: TrainConfig, *, need_val: bool = True, eval_split: str = 
     return TrainData(cache=cache, splits=splits, train=train, val=val, summary=summary)
 
 
-__all__ = ["NEUTRAL_INDEX", "EpochDataset", "StepBatchSampler", "TrainData", "build_data"]
+__all__ = ["NEUTRAL_INDEX", "EpochDataset", "StepBatchSampler", "TrainData", "build_data", "resolve_targets"]

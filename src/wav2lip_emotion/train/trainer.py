@@ -43,7 +43,7 @@ from ..models import ConditionalGenerator, QualityDiscriminator, SyncNetExpert, 
 from ..models.syncnet import stack_lower_halves, sync_probability
 from ..perception.emotions import EMOTIONS, load_emotion_model
 from .config import TrainConfig, load_config
-from .data import NEUTRAL_INDEX, StepBatchSampler, TrainData, build_data
+from .data import NEUTRAL_INDEX, StepBatchSampler, TrainData, build_data, resolve_targets
 from .logbook import RunLog, sample_grid
 from .losses import (
     LOSS_TERMS,
@@ -157,7 +157,9 @@ class Trainer:
             return
 
         if self.stage == "conditional":
-            gen: nn.Module = ConditionalGenerator(self.profile, condition_dim=cfg.model.condition_dim)
+            gen: nn.Module = ConditionalGenerator(
+                self.profile, condition_dim=cfg.model.condition_dim, blend=cfg.model.blend
+            )
         else:
             gen = Wav2LipGenerator(self.profile)
         if cfg.model.init_generator:
@@ -182,7 +184,8 @@ class Trainer:
             parts["classifier"] = load_emotion_model(cfg.loss.emotion_model, **kwargs)
         for name in ("l1", "sync", "gan", "emotion"):
             if name == "l1" or w[name] > 0:
-                self.terms[name] = LOSS_TERMS[name](**parts).to(dev)
+                options = {"lower_face": cfg.loss.l1_lower_face} if name == "l1" else {}
+                self.terms[name] = LOSS_TERMS[name](**parts, **options).to(dev)
         judge = cfg.runtime.judge
         if judge != "none":
             if judge == cfg.loss.emotion_model and w["emotion"] > 0:
@@ -324,6 +327,7 @@ class Trainer:
             # the emotions it was trained on (a conditional model translates between any two of them)
             extra["emotions"] = self.emotions
             extra["strategy"] = cfg.loss.strategy if self.stage == "emotion" else "conditional"
+            extra["targets"] = resolve_targets(cfg)
         extra["validation"] = self.history.get("last_val", {})
         return extra
 

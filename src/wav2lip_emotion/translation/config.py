@@ -86,7 +86,7 @@ class TranslateConfig:
             try:
                 self.mask = MaskMode(str(getattr(self.mask, "value", self.mask)).lower())
             except ValueError:
-                raise ConfigError(f"mask must be half or full, got {self.mask!r}") from None
+                raise ConfigError(f"mask must be half, full or none, got {self.mask!r}") from None
         try:
             self.paste = PasteMode(str(getattr(self.paste, "value", self.paste)).lower())
         except ValueError:

@@ -91,7 +91,7 @@ def read_generator_card(path: str | Path) -> tuple[GeneratorCard, nn.Module]:
         stage=extra.get("stage"),
         pairs=tuple((str(s), str(d)) for s, d in (extra.get("pairs") or [])),
         emotions=tuple(str(e) for e in (extra.get("emotions") or [])),
-        mask=MaskMode(mask) if mask in ("half", "full") else None,
+        mask=MaskMode(mask) if mask in ("half", "full", "none") else None,
         crop_padding=float(padding) if isinstance(padding, int | float) else None,
         extra=extra,
     )
@@ -289,6 +289,8 @@ class EmotionTranslator:
             raise TranslationError(f"{self.card.path}: the mask mode is not known yet (call infer_mask first)")
         if self.mask is MaskMode.FULL:
             return np.asarray(hulls, dtype=bool)
+        if self.mask is MaskMode.NONE:
+            return np.zeros((len(hulls), self.face_size, self.face_size), dtype=bool)
         masks = np.zeros((len(hulls), self.face_size, self.face_size), dtype=bool)
         masks[:, self.face_size // 2 :] = True
         return masks
