@@ -5,8 +5,8 @@
 2. The shipped in-world model (docs/model_card.md) translates neutral -> happy, neutral -> sad and
    happy -> sad, with side-by-side videos.
 3. The evaluation (docs/evaluation.md) scores the three translations, next to the world's ideal
-   translation (the source take rendered in the destination emotion by the rig: the ceiling a model can
-   reach on this clip) and doing nothing (copy).
+   translation (the source take rendered in the destination emotion by the rig: what a perfect model
+   would output) and doing nothing (copy).
 4. ``demo/report.html`` shows the videos, the judge's per-frame probabilities, a frame grid, the metric
    table and what each number means.
 
@@ -374,8 +374,9 @@ that world, not real faces (docs/model_card.md). Made in {seconds:.0f} s.</p>
 <table><tr><th>check</th><th>value</th><th>target</th><th></th><th>the ideal translation</th></tr>
 {"".join(checks)}</table>
 <p>"The ideal translation" is the world's own render of the source take in the destination emotion, with the
-same timing and pose: what a perfect model would output, and so the ceiling of each number on this clip (a
-smile changes the mouth's shape, so even the ideal does not keep the mouth opening exactly).</p>
+same timing and pose: what a perfect model would output, the reference for each number on this clip. A model
+can score above it: a smile changes the mouth's shape, so a model that changes the mouth less than the real
+emotion does keeps more of the opening.</p>
 <h2>Source and translation, side by side</h2>{videos}
 <h2>Frames</h2><img src="{rel(frames_png)}" alt="frame grid: sources and translations">
 <h2>The judge, frame by frame</h2>{plot_html}
