@@ -147,7 +147,7 @@ def test_conditional_model_trained_on_aligned_targets_translates_unmasked(cache:
     translator = EmotionTranslator.from_checkpoint(path, "happy", "neutral", device="cpu")
     assert translator.mask is MaskMode.NONE
     assert not translator.prior_masks(np.ones((2, 48, 48), bool)).any()  # nothing is blanked
-    crops = np.asarray(FaceCache(cache).frames(TAKE)[:2])
+    crops = np.array(FaceCache(cache).frames(TAKE)[:2])
     mels = np.zeros((2, 1, 80, 16), np.float32)
     out = translator.generate(mels, crops, translator.prior_masks(np.zeros((2, 48, 48), bool)))
     assert out.shape == crops.shape and out.dtype == np.uint8

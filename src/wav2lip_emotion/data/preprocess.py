@@ -10,6 +10,7 @@ and listed with their reason in ``failed.json`` and in the summary.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -116,8 +117,11 @@ def process_video(video: SourceVideo, config: PreprocessConfig) -> tuple[str, in
         track_path = video.track_video or video.path
         if video.track_video is not None:
             probe_video(video.track_video)
-        with VideoReader(track_path, fps=config.fps) as tracked, VideoReader(video.path, fps=config.fps) as reader:
-            frames = iter(reader) if video.track_video is not None else None
+        with contextlib.ExitStack() as stack:
+            tracked = stack.enter_context(VideoReader(track_path, fps=config.fps))
+            frames = None
+            if video.track_video is not None:  # the render itself is read alongside, frame for frame
+                frames = iter(stack.enter_context(VideoReader(video.path, fps=config.fps)))
             for frame in tracked:
                 shown = frame if frames is None else next(frames, None)
                 if shown is None:
