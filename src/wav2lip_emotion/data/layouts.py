@@ -62,13 +62,15 @@ def discover(
         if layout == "world":
             genders = _world_genders(src)
             videos = [SourceVideo(**{**v.__dict__, "gender": genders.get(v.actor, v.gender)}) for v in videos]
-    out = [
-        v
-        for v in videos
-        if (wanted_emotions is None or v.emotion in wanted_emotions)
-        and (levels is None or v.level is None or v.level in levels or v.emotion == "neutral")
-    ]
+    out = [v for v in videos if _wanted(v.emotion, v.level, wanted_emotions, levels)]
     return sorted(out, key=lambda v: v.id)
+
+
+def _wanted(emotion: str | None, level: int | None, emotions: set[str] | None, levels: tuple[int, ...] | None) -> bool:
+    """The emotion and level filters (a video without a level, and neutral, pass any level filter)."""
+    if emotions is not None and emotion not in emotions:
+        return False
+    return levels is None or level is None or level in levels or emotion == "neutral"
 
 
 _ALIGNED_NAME = re.compile(r"([a-z]+)_level_(\d+)$")
@@ -86,10 +88,6 @@ def discover_aligned(
     """
     src = Path(src)
     wanted = {parse_emotion(e).value for e in emotions} if emotions else None
-
-    def keep(emotion: str, level: int) -> bool:
-        return (wanted is None or emotion in wanted) and (levels is None or level in levels or emotion == "neutral")
-
     out = []
     for path in src.glob("aligned/*/*/level_*/*/*.mp4"):
         actor, emotion, level_dir, sentence, _name = path.relative_to(src / "aligned").parts
@@ -101,7 +99,7 @@ def discover_aligned(
         except ConfigError:
             continue
         level, dst_level = int(level_m.group(1)), int(name_m.group(2))
-        if not (keep(emo, level) and keep(dst, dst_level)):
+        if not (_wanted(emo, level, wanted, levels) and _wanted(dst, dst_level, wanted, levels)):
             continue
         take = src / actor / "video" / "front" / emotion / level_dir / f"{sentence}.mp4"
         audio = src / actor / "audio" / emotion / level_dir / f"{sentence}.wav"

@@ -10,12 +10,14 @@ and listed with their reason in ``failed.json`` and in the summary.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import ConfigError, Wav2LipEmotionError
 from .cache import CachedVideo, CacheInfo, FaceCache, VideoWriter, clean_partial, write_json_atomic
@@ -76,10 +78,15 @@ class PreprocessSummary:
         return "\n".join(lines)
 
 
+Face = tuple[Any, np.ndarray]  # (FaceCrop, uint8 full-face mask at the crop size)
+
+
 class _Worker:
     """Per-process state: one face tracker, created once."""
 
     tracker = None
+    #: (take key, its faces): the last aligned render's take, reused by its other renders
+    take: tuple[tuple[object, ...], list[Face | None]] | None = None
 
 
 def _init_worker() -> None:
@@ -94,10 +101,46 @@ def _init_worker() -> None:
     _Worker.tracker = FaceTracker()
 
 
+def _tracked(path: Path, config: PreprocessConfig, tracker: Any) -> Iterator[tuple[Any, Face | None]]:
+    """Each frame of ``path`` (at ``config.fps``) with its face crop and mask, None where no face was found."""
+    from ..faces import CropConfig, FaceCrop, full_mask
+    from ..media import VideoReader
+
+    crop_cfg = CropConfig(size=config.size, padding=config.padding)
+    tracker.reset()
+    with VideoReader(path, fps=config.fps) as reader:
+        for frame in reader:
+            obs = tracker.update(frame.rgb, frame.time)
+            if obs.found and obs.box is not None and obs.landmarks is not None:
+                crop = FaceCrop.from_box(obs.box, crop_cfg)
+                yield frame, (crop, (full_mask(crop.to_crop(obs.landmarks), config.size) * 255).astype(np.uint8))
+            else:
+                yield frame, None
+
+
+def _take_track(path: Path, config: PreprocessConfig, tracker: Any) -> list[Face | None]:
+    """The faces of an aligned render's take. A take's renders are queued one after another (id order), so
+    the process keeps the last take's track: a take is tracked at most once per worker, not per render."""
+    from ..media import probe_video
+
+    probe_video(path)  # a clear error for a missing or broken take
+    key = (str(path), path.stat().st_mtime_ns, config.size, config.padding, config.fps)
+    if _Worker.take is None or _Worker.take[0] != key:
+        _Worker.take = (key, [face for _, face in _tracked(path, config, tracker)])
+    return _Worker.take[1]
+
+
+def _add(writer: VideoWriter, frame: Any, face: Face | None) -> None:
+    if face is None:
+        writer.add(None, None)
+    else:
+        writer.add(face[0].extract(frame.rgb), face[1])
+
+
 def process_video(video: SourceVideo, config: PreprocessConfig) -> tuple[str, int]:
     """Preprocess one video into the cache; returns (id, frames). Raises Wav2LipEmotionError if unusable."""
     from ..audio import load_audio, melspectrogram, num_video_frames
-    from ..faces import CropConfig, FaceCrop, FaceTracker, full_mask
+    from ..faces import FaceTracker
     from ..media import VideoReader, probe_video
 
     if _Worker.tracker is None:
@@ -109,30 +152,18 @@ def process_video(video: SourceVideo, config: PreprocessConfig) -> tuple[str, in
     if len(wav) < 16000 * config.min_frames / config.fps:
         raise Wav2LipEmotionError(f"audio of {len(wav) / 16000:.2f} s is too short")
     mel = melspectrogram(wav)
-    crop_cfg = CropConfig(size=config.size, padding=config.padding)
     writer = VideoWriter(config.out, video.id, config.size)
     try:
-        tracker.reset()
-        # an aligned render is cropped where its take's face is tracked: the same boxes, frame for frame
-        track_path = video.track_video or video.path
-        if video.track_video is not None:
-            probe_video(video.track_video)
-        with contextlib.ExitStack() as stack:
-            tracked = stack.enter_context(VideoReader(track_path, fps=config.fps))
-            frames = None
-            if video.track_video is not None:  # the render itself is read alongside, frame for frame
-                frames = iter(stack.enter_context(VideoReader(video.path, fps=config.fps)))
-            for frame in tracked:
-                shown = frame if frames is None else next(frames, None)
-                if shown is None:
-                    raise Wav2LipEmotionError(f"has fewer frames than its take {track_path}")
-                obs = tracker.update(frame.rgb, frame.time)
-                if obs.found and obs.box is not None and obs.landmarks is not None:
-                    crop = FaceCrop.from_box(obs.box, crop_cfg)
-                    mask = full_mask(crop.to_crop(obs.landmarks), config.size) * 255
-                    writer.add(crop.extract(shown.rgb), mask.astype("uint8"))
-                else:
-                    writer.add(None, None)
+        if video.track_video is None:
+            for frame, face in _tracked(video.path, config, tracker):
+                _add(writer, frame, face)
+        else:  # an aligned render is cut where its take's face is: the same boxes, frame for frame
+            faces = _take_track(video.track_video, config, tracker)
+            with VideoReader(video.path, fps=config.fps) as reader:
+                for face, frame in zip(faces, reader, strict=False):
+                    _add(writer, frame, face)
+            if writer.count < len(faces):
+                raise Wav2LipEmotionError(f"has {writer.count} frames, fewer than its take {video.track_video}")
         found = sum(writer._found)
         n = writer.count
         if n < config.min_frames:
