@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_PIN)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,app]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,6 +22,8 @@ demo: $(STAMP)
 # The real models and media the tests use come from pinned packages (pip, npm, apt-get), checked by sha256
 # and cached in ~/.cache/wav2lip-emotion (see docs/assets.md); a second run finds them there, offline.
 test: $(STAMP)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && apt-get install -y chromium chromium-driver)
 	$(VENV)/bin/wav2lip-emotion assets fetch test
 	$(PY) -m pytest -q
 

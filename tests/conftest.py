@@ -80,3 +80,18 @@ def tiny_world_cache(tmp_path_factory) -> Path:
     summary = preprocess(PreprocessConfig("world", root / "world", root / "cache", size=48, workers=2), progress=False)
     assert summary.done == 9 and not summary.failed
     return root / "cache"
+
+
+@pytest.fixture(scope="session")
+def eval_world(tmp_path_factory) -> Path:
+    """One real-photo actor (Grace Hopper), one sentence, neutral / happy / sad level 3, with aligned ground truth.
+    Shared read-only by the evaluation and realism tests."""
+    from wav2lip_emotion.world.synth import WorldConfig, synthesize
+
+    root = tmp_path_factory.mktemp("eval_world") / "world"
+    config = WorldConfig(
+        actors=1, sentences=1, emotions=("neutral", "happy", "sad"), levels=(3,), size=96,
+        procedural_identities=False, aligned=True, max_seconds=1.6,
+    )  # fmt: skip
+    synthesize(config, root)
+    return root

@@ -171,12 +171,11 @@ def test_registry_is_complete_and_pinned():
     for group, names in ASSET_GROUPS.items():
         assert names and all(n in ASSETS for n in names), group
     assert set(ASSET_GROUPS["all"]) == set(ASSETS)
-    assert set(ASSET_GROUPS) == {"faces", "perception", "media", "test", "all"}
+    assert set(ASSET_GROUPS) == {"faces", "perception", "media", "occluders", "test", "all"}
     # the test group is everything the suite uses: face and perception models (the dlib identity models
     # included, a 100 MB package fetched once) and all media
-    assert set(ASSET_GROUPS["faces"]) | set(ASSET_GROUPS["perception"]) | set(ASSET_GROUPS["media"]) == set(
-        ASSET_GROUPS["test"]
-    )
+    used = ("faces", "perception", "media", "occluders")
+    assert set().union(*(ASSET_GROUPS[g] for g in used)) == set(ASSET_GROUPS["test"])
     # values pinned in the project's asset reference
     assert ASSETS["blazeface_short"].sha256.startswith("3bc182eb9f33")
     assert ASSETS["movie_hello"].sha256.startswith("68162af4e15b")

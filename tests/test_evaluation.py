@@ -117,20 +117,6 @@ PAIRS = (("neutral", "happy"), ("happy", "neutral"), ("sad", "happy"))
 
 
 @pytest.fixture(scope="module")
-def eval_world(tmp_path_factory) -> Path:
-    """One real-photo actor (Grace Hopper), one sentence, neutral / happy / sad level 3, with aligned ground truth."""
-    from wav2lip_emotion.world.synth import WorldConfig, synthesize
-
-    root = tmp_path_factory.mktemp("eval_world") / "world"
-    config = WorldConfig(
-        actors=1, sentences=1, emotions=("neutral", "happy", "sad"), levels=(3,), size=96,
-        procedural_identities=False, aligned=True, max_seconds=1.6,
-    )  # fmt: skip
-    synthesize(config, root)
-    return root
-
-
-@pytest.fixture(scope="module")
 def paired_checkpoint(tmp_path_factory) -> Path:
     import torch
 

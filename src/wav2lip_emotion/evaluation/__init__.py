@@ -3,9 +3,12 @@
 * :mod:`.lip_sync`: LSE-D / LSE-C with joonson/syncnet_python's protocol (its SyncNet, or our expert: LSE*);
 * :mod:`.fid`: FID with pytorch-fid's Inception-v3 (or a labelled Frechet distance on face-api features);
 * :mod:`.measure` / :mod:`.scores`: per-video measurements and scores, per-pair and per-variant averages;
+* :mod:`.realism`: is the edited face still a real face (sharpness, flicker, FD and BRISQUE against the
+  source, the mesh's face score), and the realistic-edit verdict; :mod:`.degrade`: constructed failures;
 * :mod:`.cases`: test-split cases and the variants that translate them (checkpoints, videos, baselines);
 * :mod:`.report`: the paper's Tables 2-4 as Markdown and CSV, plots, report.md;
-* :mod:`.runner`: ``wav2lip-emotion evaluate`` (:func:`evaluate`); :mod:`.study`: the blinded user study.
+* :mod:`.runner`: ``wav2lip-emotion evaluate`` (:func:`evaluate`); :mod:`.wild`: the same on any real clips
+  (no ground truth); :mod:`.study`: the blinded user study.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ as the ground truth), and in the generated world the *aligned* ground truth (the
 re-rendered in the destination emotion with exactly its timing, mouth and pose).
 
 A :class:`Variant` is what produces the translated videos: one of our checkpoints, an official
-``.pth``, a directory of videos generated elsewhere, or a baseline (``ground-truth``: the aligned
+``.pth``, a translation engine (``mesh``: training-free), a directory of videos generated elsewhere, or a
+baseline (``ground-truth``: the aligned
 ground truth, or the destination video outside the world; ``copy``: the source video unchanged).
 """
 
@@ -25,6 +26,8 @@ from ..perception.emotions import parse_emotion
 
 #: the built-in baselines
 BASELINES = ("ground-truth", "copy")
+#: the translation engines an ``--engine`` variant may name (wav2lip_emotion.translate's ``engine``)
+ENGINES = ("mesh", "model")
 
 
 def parse_pairs(text: str | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
@@ -177,9 +180,12 @@ class Variant:
     """A way of producing translated videos, with the labels the tables use."""
 
     name: str
-    #: "checkpoint", "generated" (a directory of videos made elsewhere) or a baseline name
+    #: "checkpoint", "engine", "generated" (a directory of videos made elsewhere) or a baseline name
     kind: str
     path: Path | None = None
+    #: an engine variant's engine ("mesh", "model") and intensity (None: translate's default)
+    engine: str | None = None
+    intensity: float | None = None
     #: table labels: "full" / "half" / "-", and "l1+emotion" / "emotion" / "l1" / "conditional" / ...
     mask: str = "-"
     strategy: str = "-"
@@ -219,6 +225,33 @@ def checkpoint_variant(path: str | Path, name: str | None = None) -> Variant:
         pairs=card.pairs or None if not card.conditional and card.source == "native" else None,
         emotions=card.emotions or None if card.conditional else None,
         description=card.describe(),
+    )
+
+
+def engine_variant(spec: str) -> Variant:
+    """A variant from ``[NAME=]ENGINE[@INTENSITY]``: ``mesh`` (the training-free engine), ``mesh@0.5``,
+    ``gentle=mesh@0.5``, ``model`` (the shipped model). Default name: the spec without NAME=."""
+    name, rest = parse_named(spec)
+    engine, _, strength = rest.strip().partition("@")
+    engine = engine.strip().lower()
+    if engine not in ENGINES:
+        raise ConfigError(f"engine variant {spec!r}: the engine must be one of {', '.join(ENGINES)}")
+    intensity = None
+    if strength.strip():
+        try:
+            intensity = float(strength)
+        except ValueError:
+            raise ConfigError(f"engine variant {spec!r}: the intensity after @ must be a number") from None
+        if not 0 <= intensity <= 3:
+            raise ConfigError(f"engine variant {spec!r}: the intensity must be in 0..3, got {intensity:g}")
+    about = "the training-free mesh engine" if engine == "mesh" else "the shipped model"
+    return Variant(
+        name=name or rest.strip(),
+        kind="engine",
+        strategy=engine,
+        engine=engine,
+        intensity=intensity,
+        description=about + (f" at intensity {intensity:g}" if intensity is not None else ""),
     )
 
 

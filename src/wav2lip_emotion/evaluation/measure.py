@@ -8,7 +8,9 @@
   so it does not depend on the face's size in the frame;
 * features of the same crop for the Frechet distance (FID or its labelled stand-in);
 * every ``identity_every``-th frame, dlib's 128-d identity descriptor (averaged per video);
-* with a ``reference`` video (the world's aligned ground truth), PSNR and SSIM of the whole frame.
+* with a ``reference`` video (the world's aligned ground truth), PSNR and SSIM of the whole frame;
+* the realism values of :mod:`.realism` (face sharpness, aligned flicker, mesh score, BRISQUE), which
+  :mod:`.scores` compares with the source video's.
 
 Only one batch of crops is held at a time. The result is saved as an ``.npz`` (+ ``.json`` summary) so
 a resumed evaluation does not measure a video twice.
@@ -35,9 +37,10 @@ from ..faces.mesh import LEFT_EYE_OUTER, LOWER_LIP_INNER, RIGHT_EYE_OUTER, UPPER
 from ..media import VideoReader, probe_video
 from ..perception.emotions import EmotionClassifier
 from ..perception.report import CLASSIFIER_CROP
+from .realism import RealismAccumulator, RealismTrack
 
-#: bump when what is measured changes, so cached measurements are redone
-MEASURE_VERSION = 1
+#: bump when what is measured changes, so cached measurements are redone (2: realism values)
+MEASURE_VERSION = 2
 
 
 def mouth_opening(landmarks: np.ndarray) -> float:
@@ -112,6 +115,8 @@ class VideoMeasurement:
     #: what measured it (judge, feature extractor, identity, reference, video size and time); a cached
     #: measurement is used again only when this matches
     setup: str = ""
+    #: per-frame realism values (empty when not measured)
+    realism: RealismTrack = field(default_factory=RealismTrack.empty)
 
     @property
     def frames(self) -> int:
@@ -146,6 +151,8 @@ class VideoMeasurement:
         arrays = {"probs": self.probs, "opening": self.opening, "features": self.features.astype(np.float32)}
         if self.identity is not None:
             arrays["identity"] = self.identity
+        if self.realism.frames:
+            arrays.update(self.realism.arrays())
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path, suffix=".tmp.npz") as tmp:
             np.savez_compressed(tmp, **arrays)
@@ -194,6 +201,7 @@ class VideoMeasurement:
             reference_frames=int(meta.get("reference_frames", 0)),
             notes=list(meta.get("notes", [])),
             setup=str(meta.get("setup", "")),
+            realism=RealismTrack.from_arrays(arrays),
         )
 
 
@@ -215,11 +223,14 @@ def measure_video(
     reference: str | Path | None = None,
     tracker: FaceTracker | None = None,
     batch_size: int = 32,
+    realism: bool = True,
+    quality_every: int | None = None,
 ) -> VideoMeasurement:
     """Measure one video (see the module docstring). ``identity`` is a
     :class:`~wav2lip_emotion.perception.identity.FaceIdentity` (None: not measured); ``features`` maps
-    a [B, 3, H, W] RGB batch in [0, 1] to [B, D] (None: not measured). MediaError for an unreadable
-    video or one without any face."""
+    a [B, 3, H, W] RGB batch in [0, 1] to [B, D] (None: not measured). ``realism``: collect the realism
+    values, BRISQUE on every ``quality_every``-th frame (None: :data:`~.realism.QUALITY_EVERY`; 0: no
+    BRISQUE). MediaError for an unreadable video or one without any face."""
     path = Path(path)
     info = probe_video(path)
     tracker = tracker or FaceTracker(TrackerConfig(smooth=False))
@@ -234,6 +245,9 @@ def measure_video(
     ssims: list[float] = []
     notes: list[str] = []
     n_classes = len(judge.classes)
+    realism_acc = (
+        RealismAccumulator(**({} if quality_every is None else {"quality_every": quality_every})) if realism else None
+    )
 
     def flush() -> None:
         if pending:
@@ -263,6 +277,8 @@ def measure_video(
                     descriptors.append(identity.descriptor(frame.rgb, obs.box, box_kind="mesh", what=str(path)))
         else:
             openings.append(math.nan)
+        if realism_acc is not None:
+            realism_acc.add(frame.rgb, obs.landmarks if obs.found else None, obs.box, obs.score)
         if ref_iter is not None:
             ref = next(ref_iter, None)
             if ref is None:
@@ -297,6 +313,7 @@ def measure_video(
         features=np.concatenate(feats) if feats else np.zeros((0, 0), dtype=np.float32),
         identity=np.mean(descriptors, axis=0) if descriptors else None,
         notes=notes,
+        realism=realism_acc.track() if realism_acc is not None else RealismTrack.empty(),
     )
     if reference is not None:
         out.reference_frames = ref_frames

@@ -7,6 +7,8 @@
 * Table 4 (user-study form): sync, quality and delta emotion per variant, filled AUTOMATICALLY here
   (sync = LSE-C, quality = the Frechet distance, emotion = the judge on the study's 1-5 scale); the real
   Table 4 comes from human ratings (``wav2lip-emotion study``).
+* Table 5 (ours): realism against the source video and the realistic-edit verdict (evaluation/realism.py);
+  the report ranks the variants by the share of their videos that are realistic edits.
 Every column says what it measured: LSE* and FD-faceapi mark numbers not comparable to published ones.
 """
 
@@ -21,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..atomic import atomic_path, write_json_atomic, write_text_atomic
-from .scores import Summary
+from .realism import EditThresholds, RealismThresholds
+from .scores import REALISM_METRICS, Summary
 
 if TYPE_CHECKING:
     from .runner import EvaluateConfig, EvaluationResult
@@ -167,6 +170,77 @@ def table4(result: EvaluationResult) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
+def _rank_key(s: Summary) -> tuple[float, float, float]:
+    def v(key: str) -> float:
+        x = s.values.get(key, math.nan)
+        return -math.inf if math.isnan(x) else x
+
+    return (-v("realistic_edit"), -v("realistic"), -v("emotion_gain"))
+
+
+def ranked(summaries: Sequence[Summary]) -> list[Summary]:
+    """The per-variant summaries (pair "all"), best first: by the share of realistic edits, then the share
+    of realistic videos, then the emotion gain (never by p(destination) alone)."""
+    return sorted((s for s in summaries if s.pair == "all"), key=_rank_key)
+
+
+def realism_table(summaries: Sequence[Summary]) -> tuple[list[str], list[list[Any]]]:
+    """Table 5: per variant, best first, every realism number and the shares passing the verdicts."""
+    header = ["rank", "variant", *(title for _, title, _ in REALISM_METRICS), "videos"]
+    rows = [
+        [i + 1, s.variant, *(s.values.get(key, math.nan) for key, _, _ in REALISM_METRICS), s.videos]
+        for i, s in enumerate(ranked(summaries))
+    ]
+    return header, rows
+
+
+def ranking_table(summaries: Sequence[Summary]) -> tuple[list[str], list[list[Any]]]:
+    header = ["rank", "variant", "realistic edit", "realistic", "emotion gain", "lips kept", "p(dst)", "videos"]
+    rows = [
+        [
+            i + 1,
+            s.variant,
+            s.values.get("realistic_edit", math.nan),
+            s.values.get("realistic", math.nan),
+            s.values.get("emotion_gain", math.nan),
+            s.values.get("lip_kept", math.nan),
+            s.values.get("p_destination", math.nan),
+            s.videos,
+        ]
+        for i, s in enumerate(ranked(summaries))
+    ]
+    return header, rows
+
+
+def realism_definitions(realism: RealismThresholds | None = None, edit: EditThresholds | None = None) -> list[str]:
+    """report.md lines: what each realism number is and the thresholds of the verdicts (None: the defaults)."""
+    r, e = realism or RealismThresholds(), edit or EditThresholds()
+    return [
+        "Realism, per video against its untouched source, frame by frame inside the face (the convex hull of "
+        "the 468-point mesh), at the video's own resolution (docs/evaluation.md, Realism):",
+        "",
+        f"- **sharpness ratio**: variance of the Laplacian in the face, output over source. Realistic: "
+        f"{r.min_sharpness_ratio:g}..{r.max_sharpness_ratio:g} (a real change of expression moves it by up to "
+        "1.5x either way; blur divides it, grain and blotches multiply it).",
+        f"- **flicker ratio**: mean absolute change from the previous frame warped onto this one by the mesh's "
+        f"similarity transform (head motion removed), output over source. Realistic: <= {r.max_flicker_ratio:g}.",
+        f"- **FD to source**: Frechet distance of the output's face-crop features to the source clip's own. "
+        f"Realistic: <= {r.max_frechet_source:g} (real emotion changes of one person: up to ~310).",
+        f"- **BRISQUE** (the `brisque` package: no-reference quality, 0..100, lower is better) of the face, output "
+        f"and source, and **BRISQUE diff.** = output - source. Realistic: diff. <= +{r.max_quality_difference:g}.",
+        f"- **mesh score**: the face mesh's face-presence score (output, source); **faces kept**: share of the "
+        f"source's face frames where the output has a face. Realistic: score at most {r.max_face_score_drop:g} "
+        f"below the source's, faces kept >= {r.min_faces_kept:g}.",
+        f"- **emotion gain**: the judge's p(destination), output minus source; **lips kept**: mouth-opening "
+        f"correlation with the source >= {e.min_mouth_correlation:g} (or, when the source's mouth hardly moves, "
+        f"the opening within {e.max_still_mouth_change:g} eye distances of the source's).",
+        "- **realistic**: every measured realism check passes. **realistic edit**: realistic, emotion gain >= "
+        f"{e.min_emotion_gain:g} and lips kept. Both are shares of videos (1 = all pass); the variants are "
+        "ranked by the realistic-edit share, then the realistic share, then the emotion gain.",
+        "",
+    ]
+
+
 def paper_table2() -> tuple[list[str], list[list[Any]]]:
     header = ["mask", "strategy", "LSE-D", "LSE-C", "FID", "dV", "dA"]
     return header, [[m, s, *vals] for (m, s), vals in PAPER_TABLE2.items()]
@@ -276,6 +350,10 @@ BAR_METRICS = (
     ("mouth_correlation", "mouth-opening corr."),
     ("psnr", "PSNR (dB)"),
     ("ssim", "SSIM"),
+    ("sharpness_ratio", "sharpness ratio"),
+    ("flicker_ratio", "flicker ratio"),
+    ("realistic", "realistic (share)"),
+    ("realistic_edit", "realistic edit (share)"),
 )
 
 
@@ -285,7 +363,7 @@ def metric_bars(result: EvaluationResult, path: Path) -> Path:
     metrics: dict[str, list[float]] = {}
     for key, title in BAR_METRICS:
         name = f"{lse}-{title}" if key.startswith("lse") else fd if key == "frechet" else title
-        metrics[name] = [s.frechet if key == "frechet" else s.values[key] for s in alls]
+        metrics[name] = [s.frechet if key == "frechet" else s.values.get(key, math.nan) for s in alls]
     return bar_chart([s.variant for s in alls], metrics, path, title="per-variant averages (all pairs)")
 
 
@@ -312,7 +390,12 @@ def write_outputs(result: EvaluationResult, config: EvaluateConfig) -> dict[str,
 
     out = config.out
     files: dict[str, Path] = {}
-    tables = {"table2_variants": table2(result), "table3_pairs": table3(result), "table4_study_form": table4(result)}
+    tables = {
+        "table2_variants": table2(result),
+        "table3_pairs": table3(result),
+        "table4_study_form": table4(result),
+        "table5_realism": realism_table(result.summaries),
+    }
     for name, (header, rows) in tables.items():
         files[f"{name}.csv"] = write_csv(out / "tables" / f"{name}.csv", header, rows)
         files[f"{name}.md"] = write_text_atomic(out / "tables" / f"{name}.md", markdown_table(header, rows))
@@ -395,6 +478,10 @@ def report_markdown(result: EvaluationResult, tables: dict[str, tuple[list[str],
         "- **PSNR / SSIM**: whole frames against the aligned ground truth (generated world only).",
         "- Averages: per video, then per pair; a variant's row is the micro-average over all its videos.",
         "",
+        "## Ranking: realistic edits (not p(dst) alone)",
+        "",
+        markdown_table(*ranking_table(result.summaries)),
+        *realism_definitions(),
         "## Table 2: per variant (all pairs)",
         "",
         markdown_table(*tables["table2_variants"]),
@@ -404,10 +491,17 @@ def report_markdown(result: EvaluationResult, tables: dict[str, tuple[list[str],
         "## Table 4, user-study form (automatic stand-in; human ratings: `wav2lip-emotion study`)",
         "",
         markdown_table(*tables["table4_study_form"]),
+        "## Table 5: realism against the source (best first)",
+        "",
+        markdown_table(*tables["table5_realism"]),
         "## The paper's numbers (MEAD, NISL2020 valence/arousal, real FID and LSE): for reference only",
         "",
         markdown_table(*paper_table2()),
     ]
+    failed = [s for s in result.scores if s.failures]
+    if failed:
+        lines += ["## Why videos are not realistic edits", ""]
+        lines += [f"- {s.variant} {s.case}: {'; '.join(s.failures)}" for s in failed] + [""]
     if result.skipped:
         lines += ["## Skipped", ""] + [f"- {s}" for s in result.skipped] + [""]
     lines += ["Plots: `plots/metrics.png` (bars per variant), `plots/emotions_*.png` (per-frame probabilities).", ""]

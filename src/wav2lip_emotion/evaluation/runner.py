@@ -1,5 +1,9 @@
 """``wav2lip-emotion evaluate``: translate a test split with one or more variants, measure, tabulate, plot.
 
+Two modes: a dataset's test split (``data``: the generated world or MEAD, with real destination takes and,
+in the world, the aligned ground truth), or **in the wild** (``videos``: any real clips, each translated
+into each emotion of ``to``, with the untouched clip as the copy baseline; :mod:`.wild`).
+
 Everything is cached under ``OUT/cache`` (generated videos under ``OUT/generated``), each file written
 atomically, so an interrupted evaluation resumes where it stopped and a second run with another
 checkpoint only measures what is new. The tables and plots are rebuilt from the cache every run.
@@ -17,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,13 +34,18 @@ from .cases import (
     Variant,
     baseline_variant,
     checkpoint_variant,
+    engine_variant,
     generated_variant,
     parse_named,
     plan_cases,
     select_actors,
 )
 from .measure import VideoMeasurement, measure_video
+from .realism import REALISM_VERSION
 from .scores import Summary, VideoScore, score_video, summarise
+
+if TYPE_CHECKING:
+    from .wild import WildCase
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +60,24 @@ def shipped_expert() -> Path | None:
     return path if path.is_file() else None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EvaluateConfig:
     """Settings of one evaluation: ``wav2lip-emotion evaluate`` and :func:`evaluate`."""
 
-    #: the dataset root (a generated world, or MEAD) and its layout ("world" or "mead")
-    data: Path
+    #: the dataset root (a generated world, or MEAD) and its layout ("world" or "mead"); None with ``videos``
+    data: Path | None = None
     #: output directory: tables/, plots/, videos.csv, summary.json, report.md, and the caches
     out: Path
     layout: str = "world"
+    #: in-the-wild evaluation instead of a dataset: video files or directories of videos (no ground truth)
+    videos: tuple[Path, ...] = ()
+    #: ... translated into each of these emotions
+    to: tuple[str, ...] = ()
     #: generator checkpoints to evaluate, "PATH" or "NAME=PATH" (default name: mask/strategy from the file)
     checkpoints: tuple[str, ...] = ()
+    #: translation engines as variants, "[NAME=]ENGINE[@INTENSITY]": "mesh" (training-free), "mesh@0.5",
+    #: "model" (the shipped model); see wav2lip_emotion.translate's ``engine``
+    engines: tuple[str, ...] = ()
     #: directories of videos generated elsewhere, "DIR" or "NAME=DIR", laid out <actor>/<sentence>/<src>_to_<dst>.mp4
     generated: tuple[str, ...] = ()
     #: built-in baselines: "ground-truth" (the ideal translation) and "copy" (output = input)
@@ -97,14 +113,31 @@ class EvaluateConfig:
     #: measure LSE and identity (dlib) distances (both cost time)
     lse: bool = True
     identity: bool = True
+    #: realism metrics (evaluation/realism.py), BRISQUE on every ``quality_every``-th frame (0: none)
+    realism: bool = True
+    quality_every: int = 5
     #: device and batch size of the translations
     device: str = "auto"
     batch_size: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
-        self.data, self.out = Path(self.data), Path(self.out)
-        for name in ("splits", "affect_csv", "syncnet", "expert", "inception"):
+        from ..perception.emotions import parse_emotion
+
+        self.out = Path(self.out)
+        self.videos = tuple(Path(v) for v in self.videos)
+        if self.videos and self.data is not None:
+            raise ConfigError("give either a dataset (--data) or clips (--videos), not both")
+        if not self.videos and self.data is None:
+            raise ConfigError("nothing to evaluate on: give a dataset (--data) or clips (--videos)")
+        if self.videos and not self.to:
+            raise ConfigError("in-the-wild evaluation needs the destination emotions (--to happy,sad)")
+        if self.to and not self.videos:
+            raise ConfigError("--to is for clips (--videos); a dataset's emotions are chosen with --pairs")
+        self.to = tuple(dict.fromkeys(parse_emotion(e).value for e in self.to))
+        if self.quality_every < 0:
+            raise ConfigError(f"quality_every must be >= 0 (0 = no BRISQUE), got {self.quality_every}")
+        for name in ("data", "splits", "affect_csv", "syncnet", "expert", "inception"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, Path(value))
@@ -123,14 +156,15 @@ class EvaluateConfig:
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            out[f.name] = str(v) if isinstance(v, Path) else v
+            out[f.name] = str(v) if isinstance(v, Path) else [str(x) for x in v] if f.name == "videos" else v
         return out
 
 
 @dataclass
 class EvaluationResult:
     out: Path
-    cases: list[Case]
+    #: dataset cases, or in-the-wild cases (clip, destination)
+    cases: list[Case] | list[WildCase]
     variants: list[Variant]
     scores: list[VideoScore]
     summaries: list[Summary]
@@ -196,6 +230,8 @@ class _Context:
                 "features": self.extractor.label,
                 "inception": _fingerprint(self.config.inception) if self.config.inception else None,
                 "identity": self.identity is not None,
+                "realism": REALISM_VERSION if self.config.realism else None,
+                "quality_every": self.config.quality_every if self.config.realism else None,
             },
             sort_keys=True,
         )
@@ -208,23 +244,32 @@ class _Context:
             features=self.extractor,
             identity=self.identity,
             reference=reference,
+            realism=self.config.realism,
+            quality_every=self.config.quality_every,
         )
         m.setup = setup
         m.save(path)
         return m
 
     def check_variant_directory(self, variant: Variant) -> None:
-        """Generated videos of ``variant`` left by an earlier run with ANOTHER checkpoint under the same name
-        are removed (they would be taken for this one's); the directory records which checkpoint made it."""
-        if variant.name in self._checked or variant.path is None:
+        """Generated videos of ``variant`` left by an earlier run with ANOTHER checkpoint (or engine setting)
+        under the same name are removed (they would be taken for this one's); the directory records what
+        made it."""
+        if variant.name in self._checked or variant.kind not in ("checkpoint", "engine"):
             return
         self._checked.add(variant.name)
         directory = self.config.out / "generated" / _safe(variant.name)
         marker = directory / "variant.json"
-        made_by = {"checkpoint": str(variant.path.resolve()), "sha256": _sha256(variant.path)}
+        if variant.kind == "engine":
+            from .. import __version__
+
+            made_by: dict[str, Any] = {"engine": variant.engine, "intensity": variant.intensity, "version": __version__}
+        else:
+            assert variant.path is not None
+            made_by = {"checkpoint": str(variant.path.resolve()), "sha256": _sha256(variant.path)}
         if marker.is_file() and json.loads(marker.read_text()) != made_by:
             log.warning("%s: made by another checkpoint; generating %s's videos again", directory, variant.name)
-            print(f"{directory}: made by another checkpoint than {variant.path}; generating again", file=sys.stderr)
+            print(f"{directory}: made by another {variant.kind} setting; generating again", file=sys.stderr)
             shutil.rmtree(directory)
         write_json_atomic(marker, made_by)
 
@@ -284,6 +329,8 @@ def _variants(config: EvaluateConfig) -> list[Variant]:
     for item in config.checkpoints:
         name, path = parse_named(item)
         out.append(checkpoint_variant(path, name))
+    for item in config.engines:
+        out.append(engine_variant(item))
     for item in config.generated:
         name, path = parse_named(item)
         out.append(generated_variant(path, name))
@@ -292,7 +339,7 @@ def _variants(config: EvaluateConfig) -> list[Variant]:
     if dup:
         raise ConfigError(f"two variants are named {', '.join(dup)}; name them with NAME=PATH")
     if not out:
-        raise ConfigError("nothing to evaluate: give --checkpoint, --generated or a baseline")
+        raise ConfigError("nothing to evaluate: give --checkpoint, --engine, --generated or a baseline")
     return out
 
 
@@ -306,30 +353,49 @@ def _generated_video(ctx: _Context, variant: Variant, case: Case) -> Path | None
         assert variant.path is not None
         path = variant.path / f"{case.id}.mp4"
         return path if path.is_file() else None
+    path = ctx.config.out / "generated" / _safe(variant.name) / f"{case.id}.mp4"
+    return translate_variant(ctx, variant, case.source.path, path, case.destination_emotion, case.source_emotion)
+
+
+def _translate_has_engines() -> bool:
+    from ..translation.config import TranslateConfig
+
+    return "engine" in {f.name for f in fields(TranslateConfig)}
+
+
+def translate_variant(
+    ctx: _Context, variant: Variant, clip: Path, path: Path, to: str, source: str | None = None
+) -> Path:
+    """``path``: ``clip`` translated into ``to`` by a checkpoint or engine ``variant``, made once (cached)."""
+    ctx.check_variant_directory(variant)
+    if path.is_file():
+        return path
     from ..translation.pipeline import translate
 
-    path = ctx.config.out / "generated" / _safe(variant.name) / f"{case.id}.mp4"
-    ctx.check_variant_directory(variant)
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        translate(
-            case.source.path,
-            path,
-            to=case.destination_emotion,
-            source=case.source_emotion,
-            checkpoint=variant.path,
-            device=ctx.config.device,
-            batch_size=ctx.config.batch_size,
-            progress=False,
-        )
+    options: dict[str, Any] = {"device": ctx.config.device, "batch_size": ctx.config.batch_size, "progress": False}
+    if variant.kind == "engine":
+        if not _translate_has_engines():
+            raise ConfigError(f"variant {variant.name}: this version of translate has no engine option")
+        options["engine"] = variant.engine
+        if variant.intensity is not None:
+            options["intensity"] = variant.intensity
+    else:
+        options["checkpoint"] = variant.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    translate(clip, path, to=to, source=source, **options)
     return path
 
 
 def evaluate(config: EvaluateConfig) -> EvaluationResult:
     """Run the evaluation described by ``config`` (see :class:`EvaluateConfig` and docs/evaluation.md)."""
+    if config.videos:
+        from .wild import evaluate_wild
+
+        return evaluate_wild(config)
     from ..data.layouts import discover
     from .report import write_outputs
 
+    assert config.data is not None
     start = time.perf_counter()
     emotions = tuple(sorted({e for p in config.pairs for e in p}))
     videos = discover(config.layout, config.data, emotions=emotions)

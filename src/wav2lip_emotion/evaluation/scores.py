@@ -18,6 +18,7 @@ import numpy as np
 
 from ..perception.affect import affect_delta, proxy_track
 from .measure import VideoMeasurement, pearson
+from .realism import EditThresholds, RealismThresholds, edit_verdict, lip_movement_kept, realism_scores, realism_verdict
 
 #: per-video metrics, in table order: (key, column title, higher is better?)
 VIDEO_METRICS: tuple[tuple[str, str, bool | None], ...] = (
@@ -31,6 +32,22 @@ VIDEO_METRICS: tuple[tuple[str, str, bool | None], ...] = (
     ("mouth_correlation", "mouth corr.", True),
     ("psnr", "PSNR", True),
     ("ssim", "SSIM", True),
+)
+#: realism metrics and verdicts (evaluation/realism.py), in table order: (key, column title, higher is better?)
+REALISM_METRICS: tuple[tuple[str, str, bool | None], ...] = (
+    ("sharpness_ratio", "sharpness ratio", None),
+    ("flicker_ratio", "flicker ratio", False),
+    ("frechet_source", "FD to source", False),
+    ("quality", "BRISQUE", False),
+    ("quality_source", "BRISQUE source", False),
+    ("quality_difference", "BRISQUE diff.", False),
+    ("face_score", "mesh score", True),
+    ("face_score_source", "mesh score source", True),
+    ("faces_kept", "faces kept", True),
+    ("emotion_gain", "emotion gain", True),
+    ("lip_kept", "lips kept", True),
+    ("realistic", "realistic", True),
+    ("realistic_edit", "realistic edit", True),
 )
 
 
@@ -107,6 +124,25 @@ class VideoScore:
     mouth_correlation: float = math.nan
     psnr: float = math.nan
     ssim: float = math.nan
+    #: realism against the source video (evaluation/realism.py: RealismScores)
+    sharpness_ratio: float = math.nan
+    flicker_ratio: float = math.nan
+    frechet_source: float = math.nan
+    quality: float = math.nan
+    quality_source: float = math.nan
+    quality_difference: float = math.nan
+    face_score: float = math.nan
+    face_score_source: float = math.nan
+    faces_kept: float = math.nan
+    #: p(destination) of the output minus the source's
+    emotion_gain: float = math.nan
+    #: verdicts as 1 (pass) / 0 (fail), so that their mean over videos is the share passing; NaN = not
+    #: judged (no realism values measured)
+    lip_kept: float = math.nan
+    realistic: float = math.nan
+    realistic_edit: float = math.nan
+    #: why the realistic-edit verdict failed, one item per failed check
+    failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -122,24 +158,34 @@ def score_video(
     destination_emotion: str,
     generated: VideoMeasurement,
     source: VideoMeasurement,
-    destination: VideoMeasurement,
+    destination: VideoMeasurement | None,
     *,
     affect: tuple[tuple[float, float], tuple[float, float], tuple[float, float]] | None = None,
     lse: tuple[float, float, float] | None = None,
     min_gap: float = 0.0,
+    realism_thresholds: RealismThresholds | None = None,
+    edit_thresholds: EditThresholds | None = None,
 ) -> VideoScore:
     """Scores of one generated video against its source and destination measurements.
 
-    ``affect``: ((v, a) generated, source, destination) from an external model; None = the judge's
-    circumplex proxy. ``lse``: (LSE-D, LSE-C, offset) of the generated video, when measured.
-    ``min_gap``: deltas whose real source and destination differ by at most this much are NaN (skipped);
-    0 = the paper's rule (only d == s is skipped).
+    ``destination``: the real destination take; None for a clip without one (in-the-wild evaluation:
+    the affect deltas are NaN then). ``affect``: ((v, a) generated, source, destination) from an
+    external model; None = the judge's circumplex proxy. ``lse``: (LSE-D, LSE-C, offset) of the
+    generated video, when measured. ``min_gap``: deltas whose real source and destination differ by at
+    most this much are NaN (skipped); 0 = the paper's rule (only d == s is skipped). The realism and
+    realistic-edit verdicts use ``realism_thresholds`` / ``edit_thresholds`` (None: the defaults).
     """
     neutral = destination_emotion == "neutral"
-    (vg, ag), (vs, as_), (vd, ad) = affect or (affect_of(generated), affect_of(source), affect_of(destination))
+    nan2 = (math.nan, math.nan)
+    (vg, ag), (vs, as_), (vd, ad) = affect or (
+        affect_of(generated),
+        affect_of(source),
+        affect_of(destination) if destination is not None else nan2,
+    )
     p_dst, acc = emotion_hits(generated, destination_emotion)
     p_dst_src, acc_src = emotion_hits(source, destination_emotion)
-    eg, es, ed = (emotion_scale(mean_probabilities(m)) for m in (generated, source, destination))
+    eg, es = (emotion_scale(mean_probabilities(m)) for m in (generated, source))
+    ed = emotion_scale(mean_probabilities(destination)) if destination is not None else math.nan
     identity = math.nan
     if generated.identity is not None and source.identity is not None:
         identity = float(np.linalg.norm(generated.identity - source.identity))
@@ -153,7 +199,7 @@ def score_video(
         destination_emotion=destination_emotion,
         video=generated.path,
         source_video=source.path,
-        destination_video=destination.path,
+        destination_video=destination.path if destination is not None else "",
         frames=generated.frames,
         faces_found=generated.faces_found,
         valence=vg,
@@ -180,7 +226,44 @@ def score_video(
     )
     if lse is not None:
         out.lse_d, out.lse_c, out.lse_offset = lse
+    judge_realism(out, generated, source, realism_thresholds, edit_thresholds)
     return out
+
+
+def judge_realism(
+    score: VideoScore,
+    generated: VideoMeasurement,
+    source: VideoMeasurement,
+    realism_thresholds: RealismThresholds | None = None,
+    edit_thresholds: EditThresholds | None = None,
+) -> None:
+    """Fill ``score``'s realism numbers and verdicts (evaluation/realism.py) from the two measurements."""
+    rt, et = realism_thresholds or RealismThresholds(), edit_thresholds or EditThresholds()
+    score.emotion_gain = score.p_destination - score.p_destination_source
+    _, kept = lip_movement_kept(generated.opening, source.opening, et)
+    score.lip_kept = float(kept)
+    if not generated.realism.frames or not source.realism.frames:
+        return  # measured without realism values: no verdicts
+    r = realism_scores(
+        generated.realism, source.realism, output_features=generated.features, source_features=source.features
+    )
+    for key in (
+        "sharpness_ratio",
+        "flicker_ratio",
+        "frechet_source",
+        "quality",
+        "quality_source",
+        "quality_difference",
+        "face_score",
+        "face_score_source",
+        "faces_kept",
+    ):
+        setattr(score, key, getattr(r, key))
+    realism = realism_verdict(r, rt)
+    edit = edit_verdict(realism, score.emotion_gain, kept, et)
+    score.realistic = float(realism.passed)
+    score.realistic_edit = float(edit.passed)
+    score.failures = list(edit.failures)
 
 
 @dataclass
@@ -211,7 +294,12 @@ def average(scores: Sequence[VideoScore], keys: Iterable[str]) -> tuple[dict[str
 
 def summarise(scores: Sequence[VideoScore], keys: Sequence[str] | None = None) -> list[Summary]:
     """Per (variant, pair) means, then per variant the micro-average over all its videos (pair "all")."""
-    keys = list(keys or [k for k, _, _ in VIDEO_METRICS] + ["p_destination_source", "accuracy_source"])
+    keys = list(
+        keys
+        or [k for k, _, _ in VIDEO_METRICS]
+        + ["p_destination_source", "accuracy_source"]
+        + [k for k, _, _ in REALISM_METRICS]
+    )
     keys += [k for k in ("delta_emotion", "emotion_rating") if k not in keys]
     out: list[Summary] = []
     variants = list(dict.fromkeys(s.variant for s in scores))

@@ -1,4 +1,5 @@
-"""Faces: detection (BlazeFace), 468-point landmarks (face mesh), tracking, crops, masks, paste-back."""
+"""Faces: detection (BlazeFace), 468-point landmarks (face mesh), tracking, crops, masks, paste-back,
+hands and other occluders, and the fold-free warp of a face region."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from .crop import (
     pose_prior,
     soft_mask,
 )
+from .hands import Hand, HandDetector
 from .mesh import FACE_OVAL, FaceMesh, Roi
+from .occluders import OccluderConfig, OccluderDetector
 from .smoothing import OneEuroFilter
 from .tracker import DetectorKind, FaceObservation, FaceTracker, TrackerConfig
 
@@ -29,7 +32,11 @@ __all__ = [
     "FaceMesh",
     "FaceObservation",
     "FaceTracker",
+    "Hand",
+    "HandDetector",
     "MaskMode",
+    "OccluderConfig",
+    "OccluderDetector",
     "OneEuroFilter",
     "PasteMode",
     "Roi",

@@ -9,58 +9,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..emotions import EMOTIONS as EMOTIONS
+from ..emotions import FER2013_CLASSES as FER2013_CLASSES
+from ..emotions import Emotion, parse_emotion
 from ..errors import ConfigError
-
-
-class Emotion(StrEnum):
-    """MEAD's eight emotion names, the vocabulary of the package (CLI, datasets, models, metrics)."""
-
-    ANGRY = "angry"
-    CONTEMPT = "contempt"
-    DISGUSTED = "disgusted"
-    FEAR = "fear"
-    HAPPY = "happy"
-    NEUTRAL = "neutral"
-    SAD = "sad"
-    SURPRISED = "surprised"
-
-
-EMOTIONS: tuple[str, ...] = tuple(e.value for e in Emotion)
-
-#: other spellings found in datasets and model cards -> our names
-_SYNONYMS = {
-    "anger": "angry",
-    "disgust": "disgusted",
-    "fearful": "fear",
-    "scared": "fear",
-    "happiness": "happy",
-    "joy": "happy",
-    "sadness": "sad",
-    "surprise": "surprised",
-    "calm": "neutral",
-}
-
-
-def parse_emotion(name: str | Emotion) -> Emotion:
-    """An emotion from our name or a common synonym (``anger``, ``fearful``, ``surprise`` ...)."""
-    if isinstance(name, Emotion):
-        return name
-    key = str(name).strip().lower()
-    key = _SYNONYMS.get(key, key)
-    try:
-        return Emotion(key)
-    except ValueError:
-        raise ConfigError(f"unknown emotion {name!r}; choose one of {', '.join(EMOTIONS)}") from None
-
-
-#: FER2013's class order (angry, disgust, fear, happy, sad, surprise, neutral) in our names
-FER2013_CLASSES: tuple[str, ...] = ("angry", "disgusted", "fear", "happy", "sad", "surprised", "neutral")
 
 
 class EmotionClassifier(nn.Module, ABC):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..emotions import parse_emotion
 from ..errors import ConfigError
+from ..expression.intensity import IntensitySchedule
 from ..faces import CropConfig, MaskMode, PasteMode, TrackerConfig
-from ..perception.emotions import parse_emotion
 
 #: the devices ``--device`` accepts
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: the engines: mesh = training-free warp of the real face (default), model = a learned generator
+ENGINES = ("mesh", "model")
 #: crop margin used when the checkpoint does not record one (the face cache's default)
 DEFAULT_CROP_PADDING = 0.1
 
@@ -37,11 +41,20 @@ class TranslateConfig:
 
     #: destination emotion (neutral, happy, sad, angry, disgusted, fear, surprised, contempt or a synonym)
     to: str
-    #: source emotion. None = what a paired checkpoint was trained from, or "unknown" for a conditional one
+    #: mesh (training-free, edits any real clip or photo, needs no audio) or model (a learned generator:
+    #: ``checkpoint``, else the shipped in-world model). None = mesh, or model when a checkpoint or a
+    #: loaded translator is given (see :meth:`engine_for`)
+    engine: str | None = None
+    #: source emotion. Mesh engine: the expression the face holds at rest (None = estimated from its
+    #: shape). Model: what a paired checkpoint was trained from, or "unknown" for a conditional one
     source: str | None = None
-    #: how strong the destination emotion is: 0..1, or a MEAD level 1..3 (= level / 3). None = full
-    #: strength (1). Only a conditional checkpoint has an intensity control.
-    intensity: float | None = None
+    #: how strong the destination emotion is. Mesh engine: 0..1.5 (0 = unchanged, 1 = the prototype,
+    #: more exaggerates), ``level1``..``level3`` (also the bare numbers 2 and 3), or a schedule over time
+    #: such as "0s:0,2s:1,5.5s:1,6s:0" (smoothly eased). Model: 0..1 or a MEAD level 1..3, conditional
+    #: checkpoints only. None = 1
+    intensity: float | str | None = None
+    #: mesh engine: fade the edit out where a hand or another object covers the face
+    occluders: bool = True
     #: generator checkpoint: ours (.safetensors, plain or conditional) or an official .pth. None = the
     #: model shipped with the package
     checkpoint: Path | None = None
@@ -72,6 +85,9 @@ class TranslateConfig:
     threads: int | None = None
     #: show a progress bar (frames/s, ETA) on stderr
     progress: bool = True
+    #: called as ``on_progress(done, total)`` while it runs (frames; the mesh engine counts its two
+    #: passes, so total = 2 x frames; total None when the length is unknown)
+    on_progress: Callable[[int, int | None], None] | None = field(default=None, repr=False, compare=False)
     #: face detection and tracking settings
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
@@ -79,9 +95,30 @@ class TranslateConfig:
         self.to = parse_emotion(self.to).value
         if self.source is not None:
             self.source = parse_emotion(self.source).value
-        self.intensity = parse_intensity(self.intensity)
         if self.checkpoint is not None:
             self.checkpoint = Path(self.checkpoint)
+        if self.engine is not None:
+            self.engine = str(self.engine).lower()
+            if self.engine not in ENGINES:
+                raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.engine == "mesh" and self.checkpoint is not None:
+            raise ConfigError(
+                f"{self.checkpoint}: a checkpoint is for the learned engine; use --engine model (or drop --engine)"
+            )
+        if self.engine == "mesh" or (self.engine is None and self.checkpoint is None):
+            # the mesh engine's intensity (also the default engine's): a number is kept as a number
+            schedule = IntensitySchedule.parse(self.intensity)
+            if self.intensity is not None and schedule.is_constant and ":" not in str(self.intensity):
+                self.intensity = schedule.keys[0][1]
+        else:
+            if isinstance(self.intensity, str):
+                try:
+                    self.intensity = float(self.intensity)
+                except ValueError:
+                    raise ConfigError(
+                        f"intensity {self.intensity!r}: schedules over time need the mesh engine (--engine mesh)"
+                    ) from None
+            self.intensity = parse_intensity(self.intensity)
         if self.mask is not None:
             try:
                 self.mask = MaskMode(str(getattr(self.mask, "value", self.mask)).lower())
@@ -105,6 +142,12 @@ class TranslateConfig:
             raise ConfigError(f"paste_grow must be in [0, 0.5], got {self.paste_grow}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be at least 1, got {self.threads}")
+
+    def engine_for(self, translator_given: bool = False) -> str:
+        """The engine this run uses."""
+        if self.engine is not None:
+            return self.engine
+        return "model" if self.checkpoint is not None or translator_given else "mesh"
 
     def with_overrides(self, **changes: Any) -> TranslateConfig:
         """A copy with some fields changed (validated again)."""

@@ -31,7 +31,7 @@ import numpy as np
 from ..audio import MEL_STEPS_PER_SECOND, MEL_WINDOW, load_audio, melspectrogram
 from ..errors import ConfigError, MediaError, TranslationError
 from ..faces import CropConfig, FaceCrop, FaceObservation, FaceTracker, MaskMode, full_mask, paste_back
-from ..media import VideoReader, VideoWriter, probe_video
+from ..media import VideoReader, VideoWriter, is_image_path, probe_video
 from ..media.video import MP4_AUDIO_COPY_CODECS
 from .config import TranslateConfig
 from .translator import EmotionTranslator, MaskProbe
@@ -72,6 +72,16 @@ class TranslateResult:
     generator_seconds: float = 0.0
     mask_probe: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: mesh (training-free warp) or model (a learned generator)
+    engine: str = "model"
+    #: the mesh engine's intensity schedule, triangles flipped by its warp (always 0), control points
+    #: its fold guard damped, frames where an occluder covered part of the face, and the resting
+    #: expression it removed (AU coefficients)
+    schedule: str | None = None
+    flipped_triangles: int = 0
+    damped_points: int = 0
+    occluded_frames: int = 0
+    resting: dict[str, float] = field(default_factory=dict)
 
     @property
     def frames_per_second(self) -> float:
@@ -85,9 +95,10 @@ class TranslateResult:
 
     def describe(self) -> str:
         change = f"{self.source or 'any'} -> {self.to}"
+        strength = self.schedule if self.schedule and ":" in self.schedule else f"{self.intensity:.2f}"
         lines = [
             f"{self.output}: {self.frames} frames {self.width}x{self.height} at {self.fps:.3f} fps, {change}"
-            + (f" (intensity {self.intensity:.2f})" if self.intensity != 1.0 else "")
+            + (f" (intensity {strength})" if strength != "1.00" else "")
             + f", {self.mask} mask; audio {self.audio}",
             f"  faces translated in {self.faces}/{self.frames} frames; {self.passed_through} passed through untouched"
             + (f"; {self.beyond_audio} frames beyond the end of the audio" if self.beyond_audio else ""),
@@ -98,7 +109,12 @@ class TranslateResult:
             lines.append(f"  no face in frames {shown}{more}")
         lines.append(
             f"  {self.seconds:.1f} s, {self.frames_per_second:.1f} frames/s "
-            f"({self.generator_seconds:.1f} s in the generator); model: {self.model}"
+            + (
+                f"({self.generator_seconds:.1f} s in the generator); model: {self.model}"
+                if self.engine == "model"
+                else f"engine: {self.model}; {self.flipped_triangles} flipped triangles, "
+                f"{self.occluded_frames} frames with an occluder"
+            )
         )
         if self.side_by_side:
             lines.append(f"  side by side (source | translated): {self.side_by_side}")
@@ -418,13 +434,37 @@ def translate(
     elif to is not None or options:
         config = config.with_overrides(**({"to": to} if to is not None else {}), **options)
     input_path, output = Path(input), Path(output)
+    if config.engine_for(translator is not None) == "mesh":
+        if translator is not None:
+            raise ConfigError("a learned translator was given, but the engine is mesh; pass engine='model'")
+        return _translate_with_mesh(input_path, output, config)
+    if isinstance(config.intensity, str) or (config.intensity is not None and config.intensity > 1):
+        config = config.with_overrides(engine="model")  # the learned engine's reading of the intensity
+    if is_image_path(input_path):
+        raise ConfigError(
+            f"{input_path}: the learned engine translates videos with speech; use the mesh engine for photos"
+        )
     _check_paths(input_path, output, config.side_by_side)
     start = time.perf_counter()
 
     import torch
 
+    previous_threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    previous_mask = translator.mask if translator is not None else None
+    try:
+        return _translate_with_model(input_path, output, config, translator, start)
+    finally:
+        # a one-off setting of this call never sticks to the caller's torch or translator
+        torch.set_num_threads(previous_threads)
+        if translator is not None and config.mask is not None:
+            translator.mask = previous_mask
+
+
+def _translate_with_model(
+    input_path: Path, output: Path, config: TranslateConfig, translator: EmotionTranslator | None, start: float
+) -> TranslateResult:
     info = probe_video(input_path)
     if not info.has_audio:
         raise TranslationError(
@@ -482,6 +522,15 @@ def translate(
         from tqdm import tqdm
 
         bar = tqdm(total=info.frame_count or None, unit="frame", desc="translate", dynamic_ncols=True)
+    frames_done = [0]
+
+    def tick(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+        frames_done[0] += n
+        if config.on_progress is not None:
+            config.on_progress(frames_done[0], info.frame_count or None)
+
     frames_q: queue.Queue[Any] = queue.Queue(maxsize=2 * batch_size)
     batches_q: queue.Queue[Any] = queue.Queue(maxsize=2)
     writer_errors: list[BaseException] = []
@@ -522,7 +571,7 @@ def translate(
         )
         consumer = threading.Thread(
             target=pipe.paste_and_encode,
-            args=(batches_q, writer, side, (bar.update if bar is not None else lambda n: None), writer_errors),
+            args=(batches_q, writer, side, tick, writer_errors),
             name="translate-encode",
             daemon=True,
         )
@@ -601,6 +650,64 @@ def translate(
     result.passed_through = len(missing)
     result.missing_ranges = _ranges(missing)
     result.mask = translator.mask.value if translator.mask is not None else "?"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig) -> TranslateResult:
+    """The mesh engine's run, reported like a learned model's."""
+    from .mesh_engine import MeshEngine, check_outputs, translate_mesh
+
+    check_outputs(input_path, output, config.side_by_side)
+    start = time.perf_counter()
+    occluders = None
+    if config.occluders:
+        from ..faces.occluders import OccluderDetector
+
+        occluders = OccluderDetector()
+    engine = MeshEngine(config.to, source=config.source, intensity=config.intensity, occluders=occluders)
+    tracker = FaceTracker(config.tracker)
+    run = translate_mesh(
+        input_path,
+        output,
+        engine,
+        tracker=tracker,
+        side_by_side=config.side_by_side,
+        crf=config.crf,
+        preset=config.preset,
+        progress=config.progress,
+        on_progress=config.on_progress,
+    )
+    codec = run.audio_codec or ""
+    result = TranslateResult(
+        input=str(input_path),
+        output=str(output),
+        side_by_side=str(config.side_by_side) if config.side_by_side else None,
+        model="mesh engine (training-free warp of the real face)",
+        to=config.to,
+        source=config.source,
+        intensity=engine.schedule.peak,
+        mask="face",
+        frames=run.frames,
+        faces=run.faces,
+        passed_through=len(run.missing),
+        missing_ranges=_ranges(run.missing),
+        width=run.width,
+        height=run.height,
+        fps=run.fps,
+        audio=("copied" if codec in MP4_AUDIO_COPY_CODECS else f"{codec} -> AAC") if run.has_audio else "none",
+        engine="mesh",
+        schedule=engine.schedule.describe(),
+        flipped_triangles=run.flipped,
+        damped_points=run.damped_points,
+        occluded_frames=run.occluded_frames,
+        resting={k: round(v, 3) for k, v in run.resting.items()},
+    )
+    if run.resting:
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(run.resting.items()))
+        result.notes.append(f"resting expression removed ({run.resting_source}): {shown}")
+    if not engine.schedule.is_constant:
+        result.notes.append(f"intensity schedule {engine.schedule.describe()}")
     result.seconds = time.perf_counter() - start
     return result
 

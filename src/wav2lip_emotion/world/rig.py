@@ -16,133 +16,29 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..perception.emotions import EMOTIONS, parse_emotion
-
-# --------------------------------------------------------------------------- mesh indices
-# "R" = the subject's right = image left.
-LIP_CORNER_R, LIP_CORNER_L = 61, 291
-INNER_CORNER_R, INNER_CORNER_L = 78, 308
-UPPER_OUTER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
-UPPER_INNER = (191, 80, 81, 82, 13, 312, 311, 310, 415)
-LOWER_OUTER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
-LOWER_INNER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
-CHIN = 152
-JAW_LINE = (172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397)
-CHEEK_R, CHEEK_L = (50, 101, 118, 117, 123, 187, 205), (280, 330, 347, 346, 352, 411, 425)
-NOSE_SIDES = (98, 327, 129, 358, 64, 294, 48, 278)
-BROW_R_INNER, BROW_R_OUTER = (107, 55, 66, 65), (70, 46, 63, 53)
-BROW_L_INNER, BROW_L_OUTER = (336, 285, 296, 295), (300, 276, 293, 283)
-BROW_R_MID, BROW_L_MID = (105, 52), (334, 282)
-EYE_R_UPPER = (246, 161, 160, 159, 158, 157, 173)
-EYE_R_LOWER = (7, 163, 144, 145, 153, 154, 155)
-EYE_L_UPPER = (466, 388, 387, 386, 385, 384, 398)
-EYE_L_LOWER = (249, 390, 373, 374, 380, 381, 382)
-EYE_R_OUTER, EYE_L_OUTER = 33, 263
-#: the inner lip contour, in order around the opening
-MOUTH_OPENING = (INNER_CORNER_R, *UPPER_INNER, INNER_CORNER_L, *reversed(LOWER_INNER))
-
-# --------------------------------------------------------------------------- action units
-# Each AU: a list of (landmark indices, (dx, dy) in IOD, mirrored) handles; mirrored handles apply dx
-# outwards on both sides (the given indices are the right side, the left side is found by symmetry).
-_MIRROR = {
-    61: 291, 78: 308, 185: 409, 40: 270, 39: 269, 37: 267, 191: 415, 80: 310, 81: 311, 82: 312,
-    146: 375, 91: 321, 181: 405, 84: 314, 95: 324, 88: 318, 178: 402, 87: 317,
-    172: 397, 136: 365, 150: 379, 149: 378, 176: 400, 148: 377,
-    50: 280, 101: 330, 118: 347, 117: 346, 123: 352, 187: 411, 205: 425,
-    98: 327, 129: 358, 64: 294, 48: 278,
-    107: 336, 55: 285, 66: 296, 65: 295, 70: 300, 46: 276, 63: 293, 53: 283, 105: 334, 52: 282,
-    246: 466, 161: 388, 160: 387, 159: 386, 158: 385, 157: 384, 173: 398,
-    7: 249, 163: 390, 144: 373, 145: 374, 153: 380, 154: 381, 155: 382, 33: 263,
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Handle:
-    """Landmarks moved together by (dx, dy) IOD; ``mirror`` moves the mirrored points too (dx outwards)."""
-
-    points: tuple[int, ...]
-    dx: float
-    dy: float
-    mirror: bool = True
-    #: how strongly the handle holds its points against neighbouring handles
-    weight: float = 1.0
-
-
-#: the lip midline held in place: lip-corner AUs curve the mouth instead of lifting it whole
-_LIP_MIDLINE = Handle((0, 13, 14, 17), 0.0, 0.0, mirror=False, weight=8.0)
-
-#: FACS action units as landmark handles (amplitudes at intensity 1).
-ACTION_UNITS: dict[str, tuple[Handle, ...]] = {
-    # inner brow raiser
-    "AU1": (Handle(BROW_R_INNER, 0.03, -0.17), Handle(BROW_R_MID, 0.0, -0.05)),
-    # outer brow raiser
-    "AU2": (Handle(BROW_R_OUTER, 0.0, -0.10), Handle(BROW_R_MID, 0.0, -0.05)),
-    # brow lowerer (frown: down and together)
-    "AU4": (Handle(BROW_R_INNER, 0.05, 0.07), Handle(BROW_R_MID, 0.02, 0.045), Handle(BROW_R_OUTER, 0.0, 0.02)),
-    # upper lid raiser (eyes wide)
-    "AU5": (Handle(EYE_R_UPPER, 0.0, -0.035),),
-    # cheek raiser (and the lower lid pushed up)
-    "AU6": (Handle(CHEEK_R, 0.02, -0.11), Handle(EYE_R_LOWER, 0.0, -0.06), Handle(EYE_R_UPPER, 0.0, 0.015)),
-    # lid tightener
-    "AU7": (Handle(EYE_R_LOWER, 0.0, -0.025), Handle(EYE_R_UPPER, 0.0, 0.01)),
-    # nose wrinkler
-    "AU9": (Handle(NOSE_SIDES, -0.01, -0.05), Handle(BROW_R_INNER, 0.02, 0.03), Handle(UPPER_OUTER[:3], 0.0, -0.03)),
-    # upper lip raiser
-    "AU10": (Handle(UPPER_OUTER, 0.0, -0.05), Handle(UPPER_INNER, 0.0, -0.05)),
-    # lip corner puller (smile)
-    "AU12": (
-        Handle((LIP_CORNER_R, INNER_CORNER_R), 0.15, -0.21),
-        Handle((185, 146, 191, 95), 0.09, -0.11),
-        Handle((40, 91, 80, 88), 0.03, -0.02),
-        _LIP_MIDLINE,
-    ),
-    # dimpler, right side only (contempt)
-    "AU14": (
-        Handle((LIP_CORNER_R, INNER_CORNER_R), 0.05, -0.06, mirror=False),
-        Handle((185, 146), 0.03, -0.03, mirror=False),
-    ),
-    # lip corner depressor
-    "AU15": (
-        Handle((LIP_CORNER_R, INNER_CORNER_R), 0.0, 0.17),
-        Handle((185, 146, 191, 95), 0.0, 0.095),
-        Handle((40, 91, 80, 88), 0.0, 0.02),
-        _LIP_MIDLINE,
-    ),
-    # chin raiser (lower lip pushed up)
-    "AU17": (
-        Handle((CHIN, 176, 148, 149), 0.0, -0.04),
-        Handle(LOWER_OUTER, 0.0, -0.03),
-        Handle(LOWER_INNER, 0.0, -0.02),
-    ),
-    # lip stretcher
-    "AU20": (Handle((LIP_CORNER_R, INNER_CORNER_R), 0.09, 0.02), Handle((185, 146, 191, 95), 0.05, 0.01)),
-    # lip tightener (thinner lips)
-    "AU23": (Handle(UPPER_OUTER, 0.0, 0.02), Handle(LOWER_OUTER, 0.0, -0.02), Handle((LIP_CORNER_R,), -0.02, 0.0)),
-    # lips part (teeth visible)
-    "AU25": (Handle(LOWER_INNER, 0.0, 0.07), Handle(LOWER_OUTER, 0.0, 0.045), Handle(UPPER_INNER, 0.0, -0.025)),
-    # lid droop (sad, tired): upper lids lowered part of the way
-    "AU43": (Handle(EYE_R_UPPER, 0.0, 0.035),),
-    # jaw drop (as in surprise)
-    "AU26": (
-        Handle(LOWER_INNER, 0.0, 0.16),
-        Handle(LOWER_OUTER, 0.0, 0.15),
-        Handle(JAW_LINE, 0.0, 0.12),
-        Handle((CHIN,), 0.0, 0.15),
-    ),
-}  # fmt: skip
-
-#: EMFACS-style prototypes: emotion -> {AU: weight at full intensity}
-EMOTION_AUS: dict[str, dict[str, float]] = {
-    "neutral": {},
-    "happy": {"AU6": 1.2, "AU12": 1.0, "AU25": 1.4},
-    "sad": {"AU1": 1.0, "AU4": 0.5, "AU15": 1.0, "AU17": 0.7, "AU43": 1.0},
-    "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU26": 0.8},
-    "fear": {"AU1": 1.0, "AU2": 0.7, "AU4": 0.7, "AU5": 1.0, "AU20": 1.0, "AU26": 0.5},
-    "angry": {"AU4": 1.3, "AU5": 0.6, "AU7": 1.0, "AU23": 1.0, "AU17": 0.5},
-    "disgusted": {"AU9": 1.0, "AU10": 1.0, "AU15": 0.6, "AU17": 0.6, "AU4": 0.4},
-    "contempt": {"AU14": 1.0, "AU12": 0.25},
-}
-assert set(EMOTION_AUS) == set(EMOTIONS)
+from ..emotions import parse_emotion
+from ..expression.action_units import (
+    ACTION_UNITS,
+    CHIN,
+    EYE_L_LOWER,
+    EYE_L_OUTER,
+    EYE_L_UPPER,
+    EYE_R_LOWER,
+    EYE_R_OUTER,
+    EYE_R_UPPER,
+    INNER_CORNER_L,
+    INNER_CORNER_R,
+    LIP_CORNER_L,
+    LIP_CORNER_R,
+    LOWER_INNER,
+    LOWER_OUTER,
+    MOUTH_OPENING,
+    UPPER_INNER,
+    UPPER_OUTER,
+    Handle,
+)
+from ..expression.action_units import WORLD_PROTOTYPES as EMOTION_AUS
+from ..expression.basis import au_field, mouth_side
 
 #: lower-lip drop (IOD) at full speech jaw opening; speech rarely opens wider than ~0.15 IOD
 JAW_DROP = 0.14
@@ -306,52 +202,11 @@ class FaceRig:
 
     def _mouth_side(self) -> np.ndarray:
         """Per mesh point: +1 below the lip line, -1 above it, 0 away from the mouth (smoothly)."""
-        local = self._local
-        inner = [INNER_CORNER_R, *UPPER_INNER, INNER_CORNER_L, *LOWER_INNER]
-        pts = local[inner]
-        order = np.argsort(pts[:, 0])
-        xs, ys = pts[order, 0], pts[order, 1]
-        # the lip line: mean height of the inner contour, as a function of x (binned)
-        grid = np.linspace(xs.min(), xs.max(), 12)
-        line = np.array([ys[np.abs(xs - g) <= (grid[1] - grid[0])].mean() for g in grid])
-        y_line = np.interp(local[:, 0], grid, line)
-        side = np.tanh((local[:, 1] - y_line) / 0.015)
-        # only near the mouth horizontally (cheeks and beyond are not split)
-        half = (xs.max() - xs.min()) / 2
-        centre_x = (xs.max() + xs.min()) / 2
-        near = np.clip(1.3 - np.abs(local[:, 0] - centre_x) / (half + 0.08), 0.0, 1.0)
-        side = side * near
-        side[list(UPPER_INNER) + list(UPPER_OUTER)] = -1.0
-        side[list(LOWER_INNER) + list(LOWER_OUTER)] = 1.0
-        side[[INNER_CORNER_R, INNER_CORNER_L, LIP_CORNER_R, LIP_CORNER_L]] = 0.0
-        return side
+        return mouth_side(self._local)
 
     def _au_field(self, handles: tuple[Handle, ...], sigma: float = 0.15) -> np.ndarray:
-        """Mesh displacement [468, 2] (pixels) of one AU at intensity 1: handles spread smoothly, but
-        never across the lips (a lower-lip handle does not move the upper lip, and vice versa)."""
-        local = self._local
-        mouth_side = self._side
-        out = np.zeros((self.n_mesh, 2))
-        weight = np.zeros(self.n_mesh)
-        for hd in handles:
-            targets = [(p, 1.0) for p in hd.points]
-            if hd.mirror:
-                targets += [(_MIRROR[p], -1.0) for p in hd.points if p in _MIRROR]
-            for p, side in targets:
-                # dx is "outwards": towards image left (-x) on the subject's right side
-                outward = -1.0 if side > 0 else 1.0
-                if p in (CHIN, 0, 13, 14, 17):  # midline points never move sideways
-                    outward = 0.0
-                disp = np.array([hd.dx * outward, hd.dy])
-                d2 = ((local - local[p]) ** 2).sum(1)
-                g = hd.weight * np.exp(-d2 / (2 * sigma**2))
-                if abs(mouth_side[p]) > 0.5:  # a handle on one lip: no effect on the other side of the mouth
-                    g = g * np.clip(mouth_side * np.sign(mouth_side[p]) + 1.0, 0.0, 1.0)
-                out += g[:, None] * disp
-                weight += g
-        # normalise overlapping handles so that a handle point moves by its own amount
-        out = out / np.maximum(weight, 1.0)[:, None]
-        return self._to_image(out)
+        """Mesh displacement [468, 2] (pixels) of one AU at intensity 1 (see :func:`expression.basis.au_field`)."""
+        return self._to_image(au_field(self._local, handles, sigma, side=self._side))
 
     def mesh_displacement(self, frame: RigFrame) -> np.ndarray:
         """Displacement [468, 2] in pixels of every landmark for a frame (before head motion)."""

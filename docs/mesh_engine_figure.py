@@ -1,0 +1,86 @@
+"""Draw docs/mesh_engine_*.png: real faces (clips and photos from the asset store) sent to every emotion
+by the mesh engine at intensity 1, face crops side by side.
+
+    python docs/mesh_engine_figure.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.emotions import EMOTIONS
+from wav2lip_emotion.faces import FaceTracker
+from wav2lip_emotion.faces.occluders import OccluderDetector
+from wav2lip_emotion.media import VideoReader, read_image, write_image
+from wav2lip_emotion.translation.mesh_engine import MeshEngine
+
+DOCS = Path(__file__).parent
+ORDER = ["source", *[e for e in EMOTIONS if e != "neutral"], "neutral"]
+CELL = 200
+
+
+def clip_track(name: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    tracker = FaceTracker()
+    frames, lms, valid, times = [], [], [], []
+    with VideoReader(asset_path(name)) as reader:
+        for f in reader:
+            obs = tracker.update(f.rgb, f.time)
+            frames.append(f.rgb)
+            valid.append(obs.found)
+            lms.append(obs.landmarks if obs.found else np.zeros((468, 3)))
+            times.append(f.time)
+    return frames, np.stack(lms), np.array(valid), np.array(times)
+
+
+def crop(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    lo, hi = lm[:, :2].min(0), lm[:, :2].max(0)
+    c, half = (lo + hi) / 2, (hi - lo).max() * 0.62
+    x0, y0 = np.maximum(np.round(c - half).astype(int), 0)
+    x1, y1 = np.round(c + half).astype(int)
+    return cv2.resize(img[y0:y1, x0:x1], (CELL, CELL), interpolation=cv2.INTER_AREA)
+
+
+def row(frames, lms, valid, times, indices: list[int]) -> list[np.ndarray]:
+    rows = []
+    plans = {}
+    for e in ORDER[1:]:
+        engine = MeshEngine(e, occluders=OccluderDetector())
+        plans[e] = (engine, engine.plan(lms, valid, times))
+    for i in indices:
+        cells = [crop(frames[i], lms[i])]
+        for e in ORDER[1:]:
+            engine, plan = plans[e]
+            for j in range(max(0, i - 5), i):  # let the occluder model see a few frames first
+                engine.occluders.mask(frames[j], lms[j], (0, 0, frames[j].shape[1], frames[j].shape[0]))
+            out, _ = engine.edit(frames[i], lms[i], plan, i)
+            cells.append(crop(out, lms[i]))
+        rows.append(np.concatenate(cells, 1))
+    return rows
+
+
+def header() -> np.ndarray:
+    bar = np.full((28, CELL * len(ORDER), 3), 255, np.uint8)
+    for k, name in enumerate(ORDER):
+        cv2.putText(bar, name, (k * CELL + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    return bar
+
+
+def main() -> None:
+    rows = []
+    for name, indices in (("single_face", [6, 60]), ("movie_hello", [45, 200])):
+        rows += row(*clip_track(name), indices)
+    write_image(DOCS / "mesh_engine_clips.png", np.concatenate([header(), *rows], 0))
+    rows = []
+    for name in ("grace_hopper", "feat_happy"):
+        img = read_image(asset_path(name))
+        obs = FaceTracker().update(img, 0.0)
+        rows += row([img], obs.landmarks[None], np.array([True]), np.array([0.0]), [0])
+    write_image(DOCS / "mesh_engine_photos.png", np.concatenate([header(), *rows], 0))
+
+
+if __name__ == "__main__":
+    main()

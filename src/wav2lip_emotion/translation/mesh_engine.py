@@ -1,0 +1,425 @@
+"""The mesh engine: a training-free emotion editor for any real clip or photo.
+
+Each frame's face is tracked (468-point mesh), split into pose, speech, blinks and expression
+(:mod:`wav2lip_emotion.expression.fit`), and given a target shape: the same pose, speech and blinks,
+with the source's expression replaced by the destination's prototype at the requested intensity. The
+face region is warped to it (dense, fold-free, :mod:`wav2lip_emotion.faces.warp`) and pasted back
+with a soft mask: pixels outside the face region are the input's own, the mouth interior is only
+ever the source's own pixels (stretched), and where an occluder covers the face the edit fades out.
+
+:class:`MeshEngine` is the model side (plan a clip, edit one frame); :func:`translate_mesh` is the
+video/image pipeline around it (two passes: track every frame, then edit and encode).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..emotions import parse_emotion
+from ..errors import ConfigError, MediaError, TranslationError
+from ..expression.action_units import EYE_L_LOWER, EYE_L_UPPER, EYE_R_LOWER, EYE_R_UPPER, LOWER_INNER, UPPER_INNER
+from ..expression.fit import FIT_AUS, ExpressionFit, fit_expression, opening_gain, prototype
+from ..expression.intensity import IntensitySchedule
+from ..faces import FaceTracker
+from ..faces.mesh import FACE_OVAL
+from ..faces.warp import backward_map, flipped_triangles, fold_guard, warp_region
+from ..media import VideoReader, VideoWriter, is_image_path, probe_video, read_image, write_image
+
+#: the pasted region reaches this far beyond the face outline (share of the face's size)
+PASTE_GROW = 0.04
+#: fixed points ring the face at this multiple of its outline (the warp fades to nothing there)
+RING_SCALE = 1.25
+#: how much of its opening a smiling mouth loses when the destination does not smile (at AU12 = 1)
+SMILE_CLOSE = 0.6
+#: iris pins: radius (IOD) of the disc kept rigid in each eye, so lids move over a still eyeball
+IRIS_RADIUS = 0.055
+_EYES = ((EYE_R_UPPER, EYE_R_LOWER), (EYE_L_UPPER, EYE_L_LOWER))
+
+
+@dataclass
+class FrameEdit:
+    """What editing one frame did."""
+
+    #: the region of the frame that may have changed (x0, y0, x1, y1)
+    region: tuple[int, int, int, int] | None = None
+    #: control points whose motion the fold guard damped, and triangles that would have flipped
+    damped: int = 0
+    would_flip: int = 0
+    #: triangles of the mesh that flipped in the warp actually used (always 0)
+    flipped: int = 0
+    #: share of the face region covered by an occluder
+    occluded: float = 0.0
+
+
+@dataclass
+class MeshPlan:
+    """A clip's fit and the intensity of every frame: everything needed to edit its frames."""
+
+    fit: ExpressionFit
+    intensity: np.ndarray
+    to: str
+    #: destination AU coefficients at intensity 1, as a [K] vector over FIT_AUS-and-more
+    target: dict[str, float] = field(default_factory=dict)
+    gain: float = 1.0
+
+    def local_displacement(self, i: int) -> np.ndarray:
+        """Displacement [468, 2] (IOD, face frame) of frame ``i``'s landmarks."""
+        fit = self.fit
+        k = float(self.intensity[i])
+        if k == 0.0 or not fit.valid[i]:
+            return np.zeros((468, 2))
+        source = {au: float(v) for au, v in zip(FIT_AUS, fit.expression[i], strict=True)}
+        delta = np.zeros((468, 2))
+        for au in set(source) | set(self.target):
+            c = self.target.get(au, 0.0) - source.get(au, 0.0)
+            if c:
+                delta += fit.basis[au] * c
+        # a smile widens the lips slowly; speech does it fast: the slow part goes with the expression
+        if "AU12" not in self.target:
+            delta -= fit.speech_basis["spread"] * float(fit.slow_spread[i])
+        delta *= k
+        # the source's own opening (speech) is scaled, never created: wider for surprise; a smile's
+        # opening (teeth shown) is narrowed when the destination does not smile
+        gain = self.gain
+        if "AU12" not in self.target:
+            smile = float(np.clip(source.get("AU12", 0.0), 0.0, 1.0))
+            gain -= SMILE_CLOSE * smile
+        if gain != 1.0:
+            # a clip's mouth rests at its least open; a photo's (one frame) at closed
+            rest = float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0
+            opening = max(0.0, float(fit.jaw[i]) - rest)
+            delta += fit.speech_basis["jaw"] * (k * (gain - 1.0) * opening)
+        return _uncross_lips(fit.local[i, :, :2], delta)
+
+
+def _uncross_lips(local: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Lips pressed by the edit meet but never pass through each other."""
+    up, low = list(UPPER_INNER), list(LOWER_INNER)
+    target = local + delta
+    overlap = np.clip(target[up, 1] - target[low, 1], 0.0, None)
+    if overlap.any():
+        delta = delta.copy()
+        delta[low, 1] += overlap
+    return delta
+
+
+class MeshEngine:
+    """Edit the emotion of tracked faces by warping them (no learned weights)."""
+
+    def __init__(
+        self,
+        to: str,
+        *,
+        source: str | None = None,
+        intensity: float | str | IntensitySchedule | None = 1.0,
+        occluders: Any | None = None,
+    ) -> None:
+        self.to = parse_emotion(to).value
+        self.source = parse_emotion(source).value if source is not None else None
+        self.schedule = IntensitySchedule.parse(intensity)
+        #: an object with ``mask(rgb, landmarks, region) -> [h, w] float32`` (1 = occluded), or None
+        self.occluders = occluders
+
+    def plan(self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray) -> MeshPlan:
+        """Fit a clip's tracked faces ([n, 468, 3], [n], [n] seconds) and schedule its intensity."""
+        fit = fit_expression(landmarks, valid, times, source=self.source)
+        return MeshPlan(
+            fit=fit,
+            intensity=self.schedule(np.asarray(times, dtype=np.float64)),
+            to=self.to,
+            target=prototype(self.to),
+            gain=opening_gain(self.to),
+        )
+
+    def edit(self, rgb: np.ndarray, landmarks: np.ndarray, plan: MeshPlan, i: int) -> tuple[np.ndarray, FrameEdit]:
+        """Frame ``i`` (RGB uint8) with its face ([468, >=2] image pixels) edited; pixels outside the
+        face region are the input's own."""
+        stats = FrameEdit()
+        if not plan.fit.valid[i] or plan.intensity[i] == 0.0:
+            return rgb, stats
+        local_delta = plan.local_displacement(i)
+        if not np.any(local_delta):
+            return rgb, stats
+        h, w = rgb.shape[:2]
+        mesh = np.asarray(landmarks, np.float64)[:, :2]
+        moved = mesh + plan.fit.pose.to_image(i, local_delta)
+        oval = mesh[list(FACE_OVAL)]
+        centre = oval.mean(0)
+        size = float(np.ptp(oval, axis=0).max())
+        ring = centre + RING_SCALE * (oval - centre)
+        pins = _iris_pins(mesh, plan.fit.pose.scale[i])
+        x0, y0 = np.floor(ring.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(ring.max(0)).astype(int) + 3
+        x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return rgb, stats
+        corners = np.array(
+            [[x, y] for x in np.linspace(x0, x1 - 1, 5) for y in (y0, y1 - 1)]
+            + [[x, y] for y in np.linspace(y0, y1 - 1, 5)[1:-1] for x in (x0, x1 - 1)],
+            dtype=np.float64,
+        )
+        fixed = np.concatenate([pins, ring, corners])
+        keep = _inside(mesh, (x0, y0, x1, y1))
+        src = np.concatenate([mesh[keep], fixed])
+        dst = np.concatenate([moved[keep], fixed])
+        # fixed points first, so that thinning keeps them and drops the moving mesh point
+        src, dst = _thin(
+            np.concatenate([src[-len(fixed) :], src[: -len(fixed)]]),
+            np.concatenate([dst[-len(fixed) :], dst[: -len(fixed)]]),
+            1.0,
+        )
+        guard = fold_guard(src, dst)
+        stats.damped, stats.would_flip = guard.damped, guard.would_flip
+        stats.flipped = flipped_triangles(src, guard.dst)
+        map_x, map_y = backward_map(src, guard.dst, (x0, y0, x1, y1))
+        warped = warp_region(rgb, map_x, map_y)
+        mask = _paste_mask(oval, (x0, y0, x1, y1), size)
+        if self.occluders is not None:
+            occ = np.asarray(self.occluders.mask(rgb, landmarks, (x0, y0, x1, y1)), np.float32)
+            stats.occluded = float((occ * (mask > 0)).sum() / max((mask > 0).sum(), 1))
+            mask = mask * (1.0 - np.clip(occ, 0.0, 1.0))
+        region = rgb[y0:y1, x0:x1]
+        blended = region.astype(np.float32) * (1.0 - mask[..., None]) + warped.astype(np.float32) * mask[..., None]
+        blended = np.where(mask[..., None] > 0, np.clip(np.rint(blended), 0, 255).astype(np.uint8), region)
+        out = rgb.copy()
+        out[y0:y1, x0:x1] = blended
+        stats.region = (x0, y0, x1, y1)
+        return out, stats
+
+
+def _inside(points: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = region
+    return (points[:, 0] > x0) & (points[:, 0] < x1 - 1) & (points[:, 1] > y0) & (points[:, 1] < y1 - 1)
+
+
+def _iris_pins(mesh: np.ndarray, scale: float) -> np.ndarray:
+    """Fixed points on each eyeball (centre and either side of it): lids move, the iris stays rigid."""
+    r = IRIS_RADIUS * scale
+    out = []
+    for upper, lower in _EYES:
+        contour = mesh[list(upper) + list(lower)]
+        c = contour.mean(0)
+        out.append(c)
+        # across the eye only: a lid moving down over the iris must not run into a pin
+        out.extend(c + r * np.array(d) for d in ((1, 0), (-1, 0)))
+    return np.array(out)
+
+
+def _thin(src: np.ndarray, dst: np.ndarray, min_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Drop control points closer than ``min_distance`` px to one kept before them (the lips of a
+    closed mouth lie on top of each other: slivers between them would flip at the smallest motion)."""
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(src).query_pairs(min_distance, output_type="ndarray")
+    drop = np.zeros(len(src), bool)
+    for a, b in pairs[np.argsort(pairs[:, 0])] if len(pairs) else ():
+        if not drop[a]:
+            drop[b] = True
+    return src[~drop], dst[~drop]
+
+
+def _paste_mask(oval: np.ndarray, region: tuple[int, int, int, int], size: float) -> np.ndarray:
+    """The face outline, grown a little and feathered inwards: 1 on the face, 0 outside it."""
+    x0, y0, x1, y1 = region
+    hard = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    hull = cv2.convexHull(np.round((oval - [x0, y0]) * 16).astype(np.int32))
+    cv2.fillConvexPoly(hard, hull, 1, lineType=cv2.LINE_8, shift=4)
+    k = max(1, round(PASTE_GROW * size))
+    hard = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    feather = max(2.0, 0.08 * size)
+    e = max(1, round(feather / 2))
+    inner = cv2.erode(hard.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * e + 1, 2 * e + 1)))
+    soft = cv2.GaussianBlur(inner, (0, 0), max(0.5, feather / 4), borderType=cv2.BORDER_CONSTANT)
+    return np.clip(soft, 0.0, 1.0) * hard
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+@dataclass
+class MeshRun:
+    """Totals of one mesh-engine run (folded into TranslateResult by :func:`translate_mesh`)."""
+
+    frames: int = 0
+    faces: int = 0
+    missing: list[int] = field(default_factory=list)
+    damped_points: int = 0
+    would_flip: int = 0
+    flipped: int = 0
+    occluded_frames: int = 0
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    has_audio: bool = False
+    audio_codec: str | None = None
+    resting: dict[str, float] = field(default_factory=dict)
+    resting_source: str = ""
+    track_seconds: float = 0.0
+    edit_seconds: float = 0.0
+
+
+Progress = Callable[[int, int | None], None]
+
+
+def _track(frames: Any, tracker: FaceTracker, count: int | None, tick: Callable[[], None]) -> tuple[Any, ...]:
+    lms: list[np.ndarray] = []
+    valid: list[bool] = []
+    times: list[float] = []
+    for frame in frames:
+        obs = tracker.update(frame.rgb, frame.time)
+        valid.append(bool(obs.found and obs.landmarks is not None))
+        lms.append(obs.landmarks.astype(np.float32) if valid[-1] else np.zeros((468, 3), np.float32))
+        times.append(frame.time)
+        tick()
+    return np.stack(lms) if lms else np.zeros((0, 468, 3), np.float32), np.array(valid, bool), np.array(times)
+
+
+def translate_mesh(
+    input_path: Path,
+    output: Path,
+    engine: MeshEngine,
+    *,
+    tracker: FaceTracker,
+    side_by_side: Path | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    progress: bool = True,
+    on_progress: Progress | None = None,
+) -> MeshRun:
+    """Edit a video (H.264 MP4 out, the input's audio copied when it has any) or a photo (same format
+    out). Nothing is written unless everything succeeded."""
+    run = MeshRun()
+    if is_image_path(input_path):
+        return _translate_image(input_path, output, engine, tracker, run)
+    info = probe_video(input_path)
+    run.width, run.height, run.fps = info.width, info.height, info.fps
+    run.has_audio, run.audio_codec = info.has_audio, info.audio_codec
+    total = info.frame_count or None
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=2 * total if total else None, unit="frame", desc="mesh engine", dynamic_ncols=True)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if bar is not None:
+            bar.update(1)
+        if on_progress is not None:
+            on_progress(done[0], 2 * total if total else None)
+
+    try:
+        t0 = time.perf_counter()
+        with VideoReader(input_path) as reader:
+            landmarks, valid, times = _track(iter(reader), tracker, total, tick)
+        run.track_seconds = time.perf_counter() - t0
+        run.frames = len(valid)
+        if run.frames == 0:
+            raise MediaError(f"{input_path}: has no video frames")
+        run.faces = int(valid.sum())
+        run.missing = [int(i) for i in np.flatnonzero(~valid)]
+        if run.faces == 0:
+            raise TranslationError(
+                f"{input_path}: no face was found in any of its {run.frames} frames; nothing was written "
+                "(`wav2lip-emotion faces` shows what the detector sees)"
+            )
+        plan = engine.plan(landmarks, valid, times)
+        run.resting, run.resting_source = plan.fit.resting, plan.fit.resting_source
+        if total is not None and bar is not None and total != run.frames:
+            bar.total = 2 * run.frames
+        t1 = time.perf_counter()
+        audio = input_path if info.has_audio else None
+        with contextlib.ExitStack() as stack:
+            writer = VideoWriter(output, info.fps, info.width, info.height, audio_from=audio, crf=crf, preset=preset)
+            stack.callback(writer.abort)
+            side = None
+            if side_by_side is not None:
+                side = VideoWriter(
+                    side_by_side, info.fps, 2 * info.width, info.height, audio_from=audio, crf=crf, preset=preset
+                )
+                stack.callback(side.abort)
+            reader = stack.enter_context(VideoReader(input_path))
+            for frame in reader:
+                i = frame.index
+                if i >= run.frames:
+                    break
+                out = frame.rgb
+                if valid[i]:
+                    out, stats = engine.edit(frame.rgb, landmarks[i], plan, i)
+                    _add(run, stats)
+                writer.write(out)
+                if side is not None:
+                    side.write(np.concatenate([frame.rgb, out], axis=1))
+                tick()
+            if side is not None:
+                side.close()
+            writer.close()
+        run.edit_seconds = time.perf_counter() - t1
+    finally:
+        if bar is not None:
+            bar.close()
+    return run
+
+
+def _add(run: MeshRun, stats: FrameEdit) -> None:
+    run.damped_points += stats.damped
+    run.would_flip += stats.would_flip
+    run.flipped += stats.flipped
+    run.occluded_frames += int(stats.occluded > 0.01)
+
+
+def _translate_image(input_path: Path, output: Path, engine: MeshEngine, tracker: FaceTracker, run: MeshRun) -> MeshRun:
+    rgb = read_image(input_path)
+    run.height, run.width = rgb.shape[:2]
+    obs = tracker.update(rgb, 0.0)
+    run.frames = 1
+    if not obs.found or obs.landmarks is None:
+        raise TranslationError(f"{input_path}: no face was found in the image; nothing was written")
+    run.faces = 1
+    landmarks = obs.landmarks[None].astype(np.float64)
+    plan = engine.plan(landmarks, np.array([True]), np.array([0.0]))
+    run.resting, run.resting_source = plan.fit.resting, plan.fit.resting_source
+    out, stats = engine.edit(rgb, landmarks[0], plan, 0)
+    _add(run, stats)
+    write_image(output, out)
+    return run
+
+
+def check_outputs(input_path: Path, output: Path, side_by_side: Path | None) -> None:
+    """Output names that fit the input: a photo gives a photo of the same format, a video an MP4."""
+    if not input_path.is_file():
+        raise MediaError(f"{input_path}: no such video or image file")
+    if output.resolve() == input_path.resolve():
+        raise ConfigError(f"{output}: is the input; write the translation to another file")
+    if not output.parent.is_dir():
+        raise MediaError(f"{output}: output directory {output.parent} does not exist")
+    if is_image_path(input_path):
+        same = {".jpg": {".jpg", ".jpeg"}, ".jpeg": {".jpg", ".jpeg"}}.get(input_path.suffix.lower())
+        if output.suffix.lower() not in (same or {input_path.suffix.lower()}):
+            raise ConfigError(
+                f"{output}: the input is a {input_path.suffix} image; name the output {input_path.suffix} too"
+            )
+        if side_by_side is not None:
+            raise ConfigError(f"{side_by_side}: a side-by-side video needs a video input, not an image")
+        return
+    from .pipeline import OUTPUT_SUFFIXES
+
+    for out in (output, side_by_side):
+        if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
+            raise ConfigError(
+                f"{out}: translate writes H.264 video in an MP4 container; name the output .mp4 (or .m4v, .mov)"
+            )
+    if side_by_side is not None:
+        if side_by_side.resolve() in (output.resolve(), input_path.resolve()):
+            raise ConfigError(f"{side_by_side}: give the side-by-side video its own name")
+        if not side_by_side.parent.is_dir():
+            raise MediaError(f"{side_by_side}: output directory {side_by_side.parent} does not exist")

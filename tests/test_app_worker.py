@@ -1,0 +1,124 @@
+"""The web app's job function without models: the summary, server paths kept out of it, progress routing."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wav2lip_emotion.app import worker
+from wav2lip_emotion.app.jobs import JobRequest
+from wav2lip_emotion.errors import TranslationError
+
+
+@dataclass
+class _Result:
+    input: str
+    output: str
+    frames: int = 3
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"input": self.input, "output": self.output, "frames": self.frames, "notes": self.notes}
+
+    def describe(self) -> str:
+        return f"{self.output}: {self.frames} frames\n  from {self.input}"
+
+
+def _fake_translate(src, output, **kw):
+    kw["on_progress"](1, 3)
+    kw["on_progress"](3, 3)
+    Path(output).write_bytes(b"video")
+    if kw["side_by_side"] is not None:
+        Path(kw["side_by_side"]).write_bytes(b"side")
+    return _Result(str(src), str(output), notes=[f"model at {kw['checkpoint']}"]), ["a note"]
+
+
+@dataclass
+class _Info:
+    frame_count: int = 3
+
+
+def test_run_job_keeps_server_paths_out_of_the_summary(tmp_path, monkeypatch):
+    monkeypatch.setattr(worker, "call_translate", _fake_translate)
+    monkeypatch.setattr("wav2lip_emotion.media.probe_video", lambda p: _Info())
+    src = tmp_path / "server" / "input" / "clip.mp4"
+    src.parent.mkdir(parents=True)
+    src.write_bytes(b"x")
+    out = tmp_path / "server" / "jobs" / "job-1"
+    out.mkdir(parents=True)
+    ckpt = tmp_path / "secret" / "mine.safetensors"
+    seen: list[tuple[str, int, int | None]] = []
+    request = JobRequest(
+        input=str(src),
+        output_dir=str(out),
+        to="happy",
+        engine="model",
+        checkpoint=str(ckpt),
+        display_name="My Clip.mp4",
+        analyse=False,
+    )
+    summary = worker.run_job(request, lambda s, d, t: seen.append((s, d, t)))
+    assert ("translating", 3, 3) in seen and seen[-1][0] == "writing the summary"
+    assert summary["files"] == {
+        "result": "My_Clip_happy.mp4",
+        "side_by_side": "My_Clip_happy_side_by_side.mp4",
+        "summary": "summary.json",
+    }
+    text = json.dumps(summary)
+    assert str(tmp_path) not in text and "mine.safetensors" in text and "My Clip.mp4" in text
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert summary["describe"] == "My_Clip_happy.mp4: 3 frames\n  from My Clip.mp4"
+
+
+def test_run_job_errors_name_the_upload(tmp_path, monkeypatch):
+    def failing(src, output, **kw):
+        raise TranslationError(f"{src}: no face was found in any of its 3 frames; nothing was written")
+
+    monkeypatch.setattr(worker, "call_translate", failing)
+    monkeypatch.setattr("wav2lip_emotion.media.probe_video", lambda p: _Info())
+    src = tmp_path / "in" / "x.mp4"
+    src.parent.mkdir()
+    src.write_bytes(b"x")
+    request = JobRequest(input=str(src), output_dir=str(tmp_path), to="happy", display_name="wall.mp4")
+    with pytest.raises(TranslationError, match=r"^wall\.mp4: no face was found in any of its 3 frames"):
+        worker.run_job(request, lambda *a: None)
+
+
+def test_tqdm_bar_routed_to_on_progress():
+    import tqdm
+
+    seen: list[tuple[int, int | None]] = []
+    with worker._tqdm_progress(lambda d, t: seen.append((d, t))):
+        bar = tqdm.tqdm(total=4, unit="frame")
+        bar.update(3)
+        bar.update(1)
+        bar.close()
+    assert seen == [(0, 4), (3, 4), (4, 4)] and tqdm.tqdm.__name__ == "tqdm"
+
+
+def test_realism_checks_thresholds():
+    @dataclass
+    class M:
+        identity: np.ndarray | None
+        opening: np.ndarray
+
+    t = np.linspace(0, 6, 40)
+    src = M(np.zeros(128), np.sin(t))
+    same = worker.realism_checks(src, M(np.full(128, 0.01), np.sin(t) * 0.8), video=True)
+    assert same["passed"] is True and same["verdict"].startswith("realistic")
+    other = worker.realism_checks(src, M(np.full(128, 0.1), np.cos(3 * t)), video=True)
+    assert other["passed"] is False and "identity distance" in other["verdict"]
+    photo = worker.realism_checks(src, M(None, np.array([0.1])), video=False)
+    assert photo["passed"] is None and len(photo["checks"]) == 1 and photo["checks"][0]["value"] is None
+    assert math.isclose(same["checks"][0]["value"], 0.113, abs_tol=1e-3)
+
+
+def test_translate_capabilities_of_this_install():
+    caps = worker.translate_capabilities()
+    assert caps <= {"engine", "on_progress", "schedule"}
+    assert ("schedule" in caps) == ("engine" in caps)

@@ -1,0 +1,348 @@
+"""The mesh engine: intensity schedules, the expression fit, the fold-free warp, and translate on real
+clips and photos (short clips cut from the real media assets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wav2lip_emotion
+from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.cli import main
+from wav2lip_emotion.errors import ConfigError, MediaError, TranslationError
+from wav2lip_emotion.expression.action_units import REAL_PROTOTYPES
+from wav2lip_emotion.expression.fit import FIT_AUS, fit_expression, umeyama
+from wav2lip_emotion.expression.intensity import IntensitySchedule
+from wav2lip_emotion.faces import FaceTracker
+from wav2lip_emotion.faces.warp import backward_map, flipped_triangles, fold_guard
+from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image, write_image
+from wav2lip_emotion.translation import TranslateConfig
+from wav2lip_emotion.translation.mesh_engine import MeshEngine
+
+FRAMES = 24
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """The first 24 frames of single_face.mp4 (a real face going from neutral towards a smile), silent."""
+    out = tmp_path_factory.mktemp("mesh") / "single_face_24.mp4"
+    src = asset_path("single_face")
+    info = probe_video(src)
+    with VideoWriter(out, info.fps, info.width, info.height, crf=12) as writer:
+        with VideoReader(src, max_frames=FRAMES) as reader:
+            for frame in reader:
+                writer.write(frame.rgb)
+    return out
+
+
+@pytest.fixture(scope="module")
+def track(clip) -> dict:
+    tracker = FaceTracker()
+    frames, lms, valid, times = [], [], [], []
+    with VideoReader(clip) as reader:
+        for f in reader:
+            obs = tracker.update(f.rgb, f.time)
+            frames.append(f.rgb)
+            valid.append(obs.found)
+            lms.append(obs.landmarks if obs.found else np.zeros((468, 3)))
+            times.append(f.time)
+    return {"frames": frames, "landmarks": np.stack(lms), "valid": np.array(valid), "times": np.array(times)}
+
+
+@pytest.fixture(scope="module")
+def smile_frame() -> tuple[np.ndarray, np.ndarray]:
+    """Frame 60 of single_face (a broad smile) and its landmarks."""
+    tracker = FaceTracker()
+    with VideoReader(asset_path("single_face")) as reader:
+        for f in reader:
+            obs = tracker.update(f.rgb, f.time)
+            if f.index == 60:
+                return f.rgb, obs.landmarks
+    raise AssertionError("single_face has fewer than 61 frames")
+
+
+# --------------------------------------------------------------------------- intensity
+
+
+def test_intensity_numbers_levels_and_schedules():
+    assert float(IntensitySchedule.parse(0.4)(3.0)) == pytest.approx(0.4)
+    assert float(IntensitySchedule.parse("1.5")(0.0)) == pytest.approx(1.5)
+    assert float(IntensitySchedule.parse("level1")(0.0)) == pytest.approx(1 / 3)
+    assert float(IntensitySchedule.parse(2)(0.0)) == pytest.approx(2 / 3)  # a MEAD level, as before
+    assert float(IntensitySchedule.parse(None)(0.0)) == 1.0
+    s = IntensitySchedule.parse("0s:0,2s:1,5.5s:1,6s:0")
+    v = s(np.array([0.0, 1.0, 2.0, 3.0, 5.5, 5.75, 6.0, 9.0]))
+    assert v == pytest.approx([0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
+    t = np.linspace(0, 2, 201)
+    ramp = s(t)
+    assert np.all(np.diff(ramp) >= 0)
+    # smooth easing: no jump in slope at the keyframes (slope ~0 at both ends)
+    assert ramp[1] - ramp[0] < 1e-3 and ramp[-1] - ramp[-2] < 1e-3
+    assert s.peak == 1.0 and not s.is_constant
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("1.6", "0..1.5"), ("-0.1", "0..1.5"), ("happy", "not a number"), ("2s:1,1s:0", "increase"), ("1s", "number")],
+)
+def test_bad_intensities_are_config_errors(text, match):
+    with pytest.raises(ConfigError, match=match):
+        IntensitySchedule.parse(text)
+
+
+def test_engine_selection_rules(tmp_path):
+    assert TranslateConfig(to="happy").engine_for() == "mesh"
+    assert TranslateConfig(to="happy").engine_for(translator_given=True) == "model"
+    assert TranslateConfig(to="happy", checkpoint=tmp_path / "g.safetensors").engine_for() == "model"
+    assert TranslateConfig(to="happy", intensity="1.2").intensity == pytest.approx(1.2)
+    with pytest.raises(ConfigError, match="learned engine"):
+        TranslateConfig(to="happy", engine="mesh", checkpoint=tmp_path / "g.safetensors")
+    with pytest.raises(ConfigError, match="mesh engine"):
+        TranslateConfig(to="happy", engine="model", intensity="0s:0,1s:1")
+    with pytest.raises(ConfigError, match="engine must be"):
+        TranslateConfig(to="happy", engine="magic")
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def test_umeyama_recovers_a_similarity():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(30, 3))
+    angle = 0.4
+    rot = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    pts = (2.5 * ref @ rot.T + [10, -4, 1])[None]
+    s, r, t = umeyama(ref, pts)
+    assert s[0] == pytest.approx(2.5)
+    assert r[0] == pytest.approx(rot, abs=1e-9)
+    assert t[0] == pytest.approx([10, -4, 1])
+
+
+def test_fit_recovers_a_known_expression_and_keeps_speech(track):
+    """A real face with a smile added by the basis, and a jaw opening: the fit finds the smile as
+    expression and the opening as speech, not the other way round."""
+    lm0 = track["landmarks"][0]
+    base = fit_expression(lm0[None], np.array([True]), np.array([0.0]))
+    n = 12
+    lms = np.repeat(lm0[None], n, 0).astype(np.float64)
+    smile = np.r_[np.zeros(6), np.ones(6)] * 0.8
+    jaw = np.abs(np.sin(np.arange(n))) * 0.08
+    for i in range(n):
+        local = base.basis["AU12"] * smile[i] + base.speech_basis["jaw"] * jaw[i]
+        lms[i, :, :2] += base.pose.to_image(0, local)
+    fit = fit_expression(lms, np.ones(n, bool), np.arange(n) / 30, smoothing_seconds=0.0)
+    au12 = fit.expression[:, FIT_AUS.index("AU12")]
+    assert au12[8:].mean() - au12[:4].mean() == pytest.approx(0.8, abs=0.15)
+    assert np.corrcoef(fit.jaw, jaw)[0, 1] > 0.95
+
+
+def test_fold_guard_never_lets_a_triangle_flip():
+    rng = np.random.default_rng(1)
+    src = np.concatenate([rng.uniform(10, 90, size=(60, 2)), [[0, 0], [0, 100], [100, 0], [100, 100]]])
+    dst = src.copy()
+    dst[:60] += rng.normal(scale=15, size=(60, 2))  # wild motion: many triangles would flip
+    assert flipped_triangles(src, dst) > 0
+    guard = fold_guard(src, dst)
+    assert guard.would_flip > 0 and guard.damped > 0
+    assert flipped_triangles(src, guard.dst) == 0
+    # and the map is the identity where nothing moves
+    mx, my = backward_map(src, src, (0, 0, 100, 100))
+    xs, ys = np.meshgrid(np.arange(100), np.arange(100))
+    assert np.abs(mx - xs).max() < 1e-3 and np.abs(my - ys).max() < 1e-3
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _plan(track, to, intensity=1.0, source=None):
+    engine = MeshEngine(to, intensity=intensity, source=source)
+    return engine, engine.plan(track["landmarks"], track["valid"], track["times"])
+
+
+def test_intensity_zero_returns_the_input_face(track):
+    engine, plan = _plan(track, "happy", intensity=0.0)
+    for i in (0, 12, 23):
+        out, stats = engine.edit(track["frames"][i], track["landmarks"][i], plan, i)
+        assert np.array_equal(out, track["frames"][i])
+
+
+@pytest.mark.parametrize("to", ["happy", "sad", "surprised", "angry", "neutral", "fear", "disgusted", "contempt"])
+def test_edit_stays_inside_the_face_and_never_flips(track, to):
+    engine, plan = _plan(track, to)
+    i = 20
+    frame = track["frames"][i]
+    out, stats = engine.edit(frame, track["landmarks"][i], plan, i)
+    assert stats.flipped == 0
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    changed = np.any(out != frame, axis=2)
+    if to != "neutral":
+        assert changed.any()
+    # nothing changes outside the region around the face, nor outside the grown face outline
+    x0, y0, x1, y1 = stats.region or (0, 0, 0, 0)
+    outside = changed.copy()
+    outside[y0:y1, x0:x1] = False
+    assert not outside.any()
+    from wav2lip_emotion.faces.mesh import FACE_OVAL
+
+    oval = track["landmarks"][i][list(FACE_OVAL), :2]
+    centre = oval.mean(0)
+    ys, xs = np.nonzero(changed)
+    if len(xs):
+        r = np.hypot(xs - centre[0], ys - centre[1])
+        assert r.max() < 1.1 * np.hypot(*(oval - centre).T).max()
+
+
+def test_happy_lifts_the_mouth_corners_and_sad_lowers_them(track):
+    """The target shape: lip corners up (happy) or down (sad) by a visible amount, the mouth opening
+    (inner-lip midline gap) kept; and the frame really changes there."""
+    i = 4
+    frame, lm = track["frames"][i], track["landmarks"][i]
+    iod = np.linalg.norm(lm[33, :2] - lm[263, :2])
+    for to, sign in (("happy", -1), ("sad", 1)):
+        engine, plan = _plan(track, to)
+        d = plan.fit.pose.to_image(i, plan.local_displacement(i))
+        corners = (d[61, 1] + d[291, 1]) / 2
+        assert sign * corners > 0.03 * iod, to
+        assert abs(d[14, 1] - d[13, 1]) < 0.02 * iod, to  # the opening is speech: kept
+        out, _ = engine.edit(frame, lm, plan, i)
+        x, y = np.round(lm[61, :2]).astype(int)
+        assert np.abs(out[y - 6 : y + 6, x - 6 : x + 6].astype(int) - frame[y - 6 : y + 6, x - 6 : x + 6]).mean() > 2
+
+
+def test_neutral_removes_a_smile(smile_frame):
+    """On a photo-like single frame of a broad smile, --to neutral pulls the corners down; --from
+    happy removes the happy prototype too."""
+    frame, lm = smile_frame
+    engine = MeshEngine("neutral")
+    plan = engine.plan(lm[None], np.array([True]), np.array([0.0]))
+    assert plan.fit.resting.get("AU12", 0) > 0.2  # the smile is seen at rest
+    out, stats = engine.edit(frame, lm, plan, 0)
+    obs = FaceTracker().update(out, 0.0)
+    before = (lm[61, 1] + lm[291, 1]) / 2 - (lm[13, 1] + lm[14, 1]) / 2
+    after = (obs.landmarks[61, 1] + obs.landmarks[291, 1]) / 2 - (obs.landmarks[13, 1] + obs.landmarks[14, 1]) / 2
+    assert after > before + 2.0  # corners lower (y grows downwards)
+    given = MeshEngine("neutral", source="happy").plan(lm[None], np.array([True]), np.array([0.0]))
+    assert given.fit.resting == REAL_PROTOTYPES["happy"]
+
+
+def test_schedule_changes_only_the_frames_it_names(track):
+    engine, plan = _plan(track, "surprised", intensity="0s:0,0.3s:0,0.5s:1")
+    for i, t in enumerate(track["times"]):
+        out, _ = engine.edit(track["frames"][i], track["landmarks"][i], plan, i)
+        if t <= 0.3:
+            assert np.array_equal(out, track["frames"][i]), i
+        elif t >= 0.5:
+            assert not np.array_equal(out, track["frames"][i]), i
+
+
+# --------------------------------------------------------------------------- translate
+
+
+def test_silent_clip_translates_with_frames_size_and_no_audio(tmp_path, clip):
+    out = tmp_path / "happy.mp4"
+    side = tmp_path / "side.mp4"
+    result = wav2lip_emotion.translate(clip, out, "happy", side_by_side=side, progress=False)
+    info = probe_video(out)
+    assert result.engine == "mesh" and result.flipped_triangles == 0
+    assert result.frames == FRAMES and result.faces == FRAMES
+    assert (info.width, info.height, info.frame_count) == (640, 360, FRAMES)
+    assert not info.has_audio and result.audio == "none"
+    assert probe_video(side).width == 1280
+    assert "mesh engine" in result.describe()
+
+
+def test_progress_callback_counts_both_passes(tmp_path, clip):
+    seen: list[tuple[int, int | None]] = []
+    wav2lip_emotion.translate(clip, tmp_path / "o.mp4", "sad", progress=False, on_progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (2 * FRAMES, 2 * FRAMES)
+    assert [d for d, _ in seen] == list(range(1, 2 * FRAMES + 1))
+
+
+def test_clip_with_audio_keeps_it(tmp_path):
+    src = asset_path("movie_hello")
+    short = tmp_path / "hello.mp4"
+    info = probe_video(src)
+    with VideoWriter(short, info.fps, info.width, info.height, audio_from=src) as writer:
+        with VideoReader(src, max_frames=30) as reader:
+            for f in reader:
+                writer.write(f.rgb)
+    out = tmp_path / "hello_sad.mp4"
+    result = wav2lip_emotion.translate(short, out, "sad", progress=False)
+    assert probe_video(out).has_audio and result.audio == "copied"
+    assert result.faces == 30
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_photos_come_out_in_their_own_format(tmp_path, suffix):
+    photo = tmp_path / f"grace{suffix}"
+    write_image(photo, read_image(asset_path("grace_hopper")))
+    out = tmp_path / f"grace_happy{suffix}"
+    result = wav2lip_emotion.translate(photo, out, "happy", progress=False)
+    img = read_image(out)
+    assert img.shape == read_image(photo).shape
+    assert result.frames == 1 and result.faces == 1
+    with pytest.raises(ConfigError, match="name the output"):
+        wav2lip_emotion.translate(photo, tmp_path / "grace.mp4", "happy", progress=False)
+
+
+def test_no_face_and_bad_files_are_one_line_errors_with_no_output(tmp_path, capsys):
+    blank = tmp_path / "blank.png"
+    write_image(blank, np.full((120, 160, 3), 128, np.uint8))
+    with pytest.raises(TranslationError, match="no face"):
+        wav2lip_emotion.translate(blank, tmp_path / "o.png", "happy", progress=False)
+    assert not (tmp_path / "o.png").exists()
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video\n")
+    with pytest.raises(MediaError, match="notes.mp4"):
+        wav2lip_emotion.translate(fake, tmp_path / "o.mp4", "happy", progress=False)
+    assert not (tmp_path / "o.mp4").exists()
+    assert main(["translate", str(fake), "-o", str(tmp_path / "o.mp4"), "--to", "happy", "-q"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "notes.mp4" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.png", "notes.mp4"]
+
+
+def test_cli_translate_photo_with_a_schedule_and_help(tmp_path, capsys):
+    photo = tmp_path / "astronaut.png"
+    write_image(photo, read_image(asset_path("astronaut")))
+    out = tmp_path / "calm.png"
+    assert main(["translate", str(photo), "-o", str(out), "--to", "neutral", "--intensity", "1", "-q"]) == 0
+    assert out.is_file()
+    text = capsys.readouterr().out
+    assert "resting expression removed" in text
+    with pytest.raises(SystemExit):
+        main(["translate", "--help"])
+    assert "--engine" in capsys.readouterr().out
+
+
+def test_an_occluder_over_the_face_is_not_warped(track):
+    """A microphone-like object composited over a mouth corner of a real frame: without occluder
+    detection the happy edit bends it; with it, its pixels come out as they went in."""
+    from wav2lip_emotion.faces.occluders import OccluderDetector
+
+    i = 20
+    frame = track["frames"][i].copy()
+    lm = track["landmarks"][i]
+    x, y = np.round(lm[61, :2]).astype(int)
+    rng = np.random.default_rng(3)
+    patch = (60 + rng.integers(0, 30, size=(26, 34, 1)) * np.array([[[1, 1, 1]]])).astype(np.uint8)
+    y0, x0 = y - 13, x - 24
+    frame[y0 : y0 + 26, x0 : x0 + 34] = patch
+    inner = (slice(y0 + 3, y0 + 23), slice(x0 + 3, x0 + 31))
+
+    bare = MeshEngine("happy")
+    plan = bare.plan(track["landmarks"], track["valid"], track["times"])
+    bent, _ = bare.edit(frame, lm, plan, i)
+    assert np.abs(bent[inner].astype(int) - frame[inner]).max() > 20
+
+    guarded = MeshEngine("happy", occluders=OccluderDetector())
+    for j in range(i - 3, i):  # a few frames first, as in a video, to learn the skin
+        guarded.edit(track["frames"][j], track["landmarks"][j], plan, j)
+    out, stats = guarded.edit(frame, lm, plan, i)
+    assert stats.occluded > 0
+    assert np.abs(out[inner].astype(int) - frame[inner]).max() <= 2
