@@ -38,6 +38,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CLIP_SECONDS = float(os.environ.get("WAV2LIP_EMOTION_APP_CLIP_SECONDS", "1.0"))
 TIMINGS: dict[str, Any] = {}
+#: the server's limits in this test (the whole movie-hello.mp4 is 4.1 MB and 8.3 s)
+MAX_MB, MAX_SECONDS = 50, 30
 
 
 def _trimmed_clip(out: Path, seconds: float) -> Path:
@@ -85,6 +87,16 @@ def _no_face_clip(out: Path, speech: Path) -> Path:
     return out
 
 
+def _long_clip(out: Path, seconds: int) -> Path:
+    """A tiny clip (64x48, 2 frames/s) lasting ``seconds``."""
+    from wav2lip_emotion.media import VideoWriter
+
+    with VideoWriter(out, 2.0, 64, 48) as w:
+        for i in range(2 * seconds):
+            w.write(np.full((48, 64, 3), (i * 5) % 255, np.uint8))
+    return out
+
+
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> dict[str, Path]:
     from wav2lip_emotion.audio import load_audio
@@ -93,9 +105,14 @@ def media(tmp_path_factory) -> dict[str, Path]:
     hello = _trimmed_clip(d / "movie-hello.mp4", CLIP_SECONDS)
     speech = d / "speech.wav"
     _write_wav(speech, load_audio(hello)[:16000])
+    big = d / "big.mp4"
+    with open(big, "wb") as f:  # sparse: instant, takes no disk
+        f.truncate((MAX_MB + 1) * 1024 * 1024)
+    long = _long_clip(d / "long.mp4", MAX_SECONDS + 1)
     bad = d / "notes.mp4"
     bad.write_text("These are my notes, not a video.\n" * 40)
-    return {"hello": hello, "bad": bad, "noface": _no_face_clip(d / "texture.mp4", speech), "dir": d}
+    noface = _no_face_clip(d / "texture.mp4", speech)
+    return {"hello": hello, "bad": bad, "noface": noface, "big": big, "long": long, "dir": d}
 
 
 def _decoded_frames(path: Path) -> int:
@@ -118,6 +135,7 @@ def server(tmp_path_factory) -> Iterator[dict[str, Any]]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     cmd = [sys.executable, "-m", "wav2lip_emotion", "app", "--port", str(port), "--workdir", str(work)]
+    cmd += ["--max-upload-mb", str(MAX_MB), "--max-seconds", str(MAX_SECONDS)]
     t0 = time.perf_counter()
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -162,7 +180,7 @@ def browser() -> Iterator[Any]:
         "--no-sandbox",
         "--disable-dev-shm-usage",
         "--disable-gpu",
-        "--window-size=1400,1500",
+        "--window-size=1400,1800",
         "--autoplay-policy=no-user-gesture-required",
         "--mute-audio",
     ):
@@ -278,7 +296,14 @@ def test_translate_in_the_browser(server, browser, media):
     listed = driver.find_element(By.CSS_SELECTOR, "#downloads").text.replace("\n.", ".")
     for name in ("movie-hello_happy.mp4", "movie-hello_happy_side_by_side.mp4", "summary.json"):
         assert name in listed, listed
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#downloads a[download]")) == 3
+    anchors = driver.find_elements(By.CSS_SELECTOR, "#downloads a[download]")
+    assert len(anchors) == 3
+    summary_url = next(a.get_attribute("href") for a in anchors if a.get_attribute("download") == "summary.json")
+    with urllib.request.urlopen(summary_url, timeout=30) as r:
+        summary = json.loads(r.read())
+    assert summary["translation"]["frames"] == frames and summary["files"]["result"] == "movie-hello_happy.mp4"
+    assert str(server["root"]) not in json.dumps(summary)
+    TIMINGS["job_seconds"] = summary["seconds"]
     if shot := os.environ.get("WAV2LIP_EMOTION_SCREENSHOT"):
         driver.execute_script("arguments[0].pause(); arguments[0].currentTime = 0.5;", video)
         time.sleep(1.0)
@@ -291,6 +316,8 @@ def test_translate_in_the_browser(server, browser, media):
 
 
 def test_bad_uploads_show_the_command_line_error(server, browser, media):
+    from selenium.webdriver.common.by import By
+
     driver = browser
     _open(driver, server["url"])
     _upload(driver, media["bad"])
@@ -298,6 +325,17 @@ def test_bad_uploads_show_the_command_line_error(server, browser, media):
     cli = _cli_error(["translate", "notes.mp4", "-o", "out.mp4", "--to", "happy"], media["dir"])
     assert _status(driver) == f"Error: {cli}"
     assert "notes.mp4" in cli and str(server["root"]) not in _status(driver)
+
+    _upload(driver, media["long"])
+    _wait(driver, lambda: _status(driver).startswith("Error: long.mp4"), 60, "the error of a clip over the time limit")
+    assert (
+        _status(driver)
+        == f"Error: long.mp4: lasts {MAX_SECONDS + 1:.1f} s, longer than this server's limit of {MAX_SECONDS} s"
+    )
+
+    _upload(driver, media["big"])  # refused by the page before it is sent
+    toast = f'File(s) exceed the maximum allowed size of {MAX_MB:.1f} Mb: "big.mp4"'
+    _wait(driver, lambda: toast in driver.find_element(By.TAG_NAME, "body").text, 30, "the size limit's message")
 
     _upload(driver, media["noface"])
     _wait(driver, lambda: _status(driver).startswith("Ready: texture.mp4"), 60, "the no-face clip's upload")
@@ -308,3 +346,13 @@ def test_bad_uploads_show_the_command_line_error(server, browser, media):
     )
     assert _status(driver) == f"Error: {cli}"
     assert "no face" in cli
+
+    # a running job can be cancelled from the page
+    driver.find_element(By.CSS_SELECTOR, "#upload button[aria-label='Clear']").click()
+    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#upload input[type=file]"), 30, "a cleared upload")
+    _upload(driver, media["hello"])
+    _wait(driver, lambda: _status(driver).startswith("Ready: movie-hello.mp4"), 60, "the upload")
+    _click(driver, "run")
+    _wait(driver, lambda: _status(driver).startswith(("Starting", "Loading", "Translating")), 60, "the job's start")
+    _click(driver, "cancel")
+    _wait(driver, lambda: _status(driver) == "Cancelled.", 30, "the cancelled job")

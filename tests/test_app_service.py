@@ -97,6 +97,10 @@ def test_upload_must_come_from_the_server(service, tmp_path):
     uploaded = _upload(service, clip)
     got = service.set_upload("s1", uploaded)
     assert got.name == "clip.mp4" and inside(got.path, [service.sessions_root]) and not uploaded.exists()
+    service.clear_input("s1")
+    assert not got.path.exists()
+    with pytest.raises(AppError, match="upload a video or photo, or pick a sample, first"):
+        service.submit("s1", engine=service.engines.default, to="happy")
 
 
 def test_bad_upload_gives_the_one_line_error(service, tmp_path):

@@ -101,24 +101,73 @@ def test_tqdm_bar_routed_to_on_progress():
     assert seen == [(0, 4), (3, 4), (4, 4)] and tqdm.tqdm.__name__ == "tqdm"
 
 
-def test_realism_checks_thresholds():
+def _measured(identity: np.ndarray | None, opening: np.ndarray, sharpness: float, n: int = 40):
+    from wav2lip_emotion.evaluation.realism import RealismTrack
+
     @dataclass
     class M:
         identity: np.ndarray | None
         opening: np.ndarray
+        realism: RealismTrack
+        features: np.ndarray
 
+    track = RealismTrack(np.full(n, sharpness), np.full(n, 2.0), np.full(n, 0.9), np.full(n, 30.0))
+    return M(identity, opening, track, np.zeros((0, 0)))
+
+
+def test_realism_report_uses_the_realism_verdicts():
     t = np.linspace(0, 6, 40)
-    src = M(np.zeros(128), np.sin(t))
-    same = worker.realism_checks(src, M(np.full(128, 0.01), np.sin(t) * 0.8), video=True)
-    assert same["passed"] is True and same["verdict"].startswith("realistic")
-    other = worker.realism_checks(src, M(np.full(128, 0.1), np.cos(3 * t)), video=True)
-    assert other["passed"] is False and "identity distance" in other["verdict"]
-    photo = worker.realism_checks(src, M(None, np.array([0.1])), video=False)
-    assert photo["passed"] is None and len(photo["checks"]) == 1 and photo["checks"][0]["value"] is None
-    assert math.isclose(same["checks"][0]["value"], 0.113, abs_tol=1e-3)
+    src = _measured(np.zeros(128), np.sin(t), 100.0)
+    good = worker.realism_report(src, _measured(np.full(128, 0.01), 0.8 * np.sin(t), 110.0), 0.4, video=True)
+    assert good["passed"] is True and good["verdict"].startswith("realistic edit"), good
+    checks = {c["name"]: c for c in good["checks"]}
+    assert math.isclose(checks["identity distance"]["value"], 0.113, abs_tol=1e-3)
+    assert checks["sharpness ratio"]["value"] == 1.1 and checks["sharpness ratio"]["passed"] is True
+    assert checks["FD to source"]["value"] is None and checks["FD to source"]["passed"] is None  # no features
+    blurred = worker.realism_report(src, _measured(np.full(128, 0.01), np.sin(t), 20.0), 0.4, video=True)
+    assert blurred["passed"] is False and blurred["verdict"].startswith("not realistic: sharpness ratio 0.20")
+    weak = worker.realism_report(src, _measured(np.full(128, 0.01), np.sin(t), 100.0), 0.05, video=True)
+    assert weak["realistic"] is True and weak["verdict"].startswith("realistic face, but not an emotion edit")
+    other = worker.realism_report(src, _measured(np.full(128, 0.1), np.sin(t), 100.0), 0.4, video=True)
+    assert other["passed"] is False and "identity distance 1.13" in other["verdict"]
+    photo = worker.realism_report(
+        _measured(np.zeros(128), np.array([0.1]), 100.0, 1), _measured(None, np.array([0.2]), 100.0, 1), 0.3, False
+    )
+    names = {c["name"]: c for c in photo["checks"]}
+    assert names["mouth-opening correlation"]["passed"] is None and photo["passed"] is True
 
 
 def test_translate_capabilities_of_this_install():
     caps = worker.translate_capabilities()
     assert caps <= {"engine", "on_progress", "schedule"}
     assert ("schedule" in caps) == ("engine" in caps)
+
+
+def test_source_measurement_is_kept_for_the_next_job(tmp_path, monkeypatch):
+    from wav2lip_emotion.evaluation.measure import VideoMeasurement
+
+    calls: list[Path] = []
+
+    def fake_measure(path, judge, identity, on_frame, features=None):
+        calls.append(path)
+        return VideoMeasurement(
+            path=str(path),
+            fps=25.0,
+            judge="faceapi",
+            classes=("neutral", "happy"),
+            probs=np.array([[0.9, 0.1], [0.8, 0.2]]),
+            opening=np.array([0.1, 0.2]),
+            features=np.zeros((2, 3), np.float32),
+            identity=np.zeros(128),
+        )
+
+    monkeypatch.setattr(worker, "measure_media", fake_measure)
+    src = tmp_path / "input" / "clip.mp4"
+    src.parent.mkdir()
+    src.write_bytes(b"video")
+    first = worker._cached_source(src, None, None, None, lambda *a: None, 2)
+    again = worker._cached_source(src, None, None, None, lambda *a: None, 2)
+    assert len(calls) == 1 and np.array_equal(first.probs, again.probs) and again.identity is not None
+    src.write_bytes(b"another video")  # a new file: measured again
+    worker._cached_source(src, None, None, None, lambda *a: None, 2)
+    assert len(calls) == 2

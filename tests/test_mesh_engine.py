@@ -16,7 +16,7 @@ from wav2lip_emotion.expression.action_units import REAL_PROTOTYPES
 from wav2lip_emotion.expression.fit import FIT_AUS, fit_expression, umeyama
 from wav2lip_emotion.expression.intensity import IntensitySchedule
 from wav2lip_emotion.faces import FaceTracker
-from wav2lip_emotion.faces.warp import backward_map, flipped_triangles, fold_guard
+from wav2lip_emotion.faces.warp import backward_map, flipped_triangles, fold_guard, triangulate
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image, write_image
 from wav2lip_emotion.translation import TranslateConfig
 from wav2lip_emotion.translation.mesh_engine import MeshEngine
@@ -146,12 +146,13 @@ def test_fold_guard_never_lets_a_triangle_flip():
     src = np.concatenate([rng.uniform(10, 90, size=(60, 2)), [[0, 0], [0, 100], [100, 0], [100, 100]]])
     dst = src.copy()
     dst[:60] += rng.normal(scale=15, size=(60, 2))  # wild motion: many triangles would flip
-    assert flipped_triangles(src, dst) > 0
-    guard = fold_guard(src, dst)
+    tris = triangulate(src)
+    assert flipped_triangles(src, dst, tris) > 0
+    guard = fold_guard(src, dst, tris)
     assert guard.would_flip > 0 and guard.damped > 0
-    assert flipped_triangles(src, guard.dst) == 0
+    assert flipped_triangles(src, guard.dst, tris) == 0
     # and the map is the identity where nothing moves
-    mx, my = backward_map(src, src, (0, 0, 100, 100))
+    mx, my = backward_map(src, src, tris, (0, 0, 100, 100))
     xs, ys = np.meshgrid(np.arange(100), np.arange(100))
     assert np.abs(mx - xs).max() < 1e-3 and np.abs(my - ys).max() < 1e-3
 

@@ -172,6 +172,12 @@ class AppService:
         session.input = CheckedInput(**{**checked.__dict__, "path": local})
         return session.input
 
+    def clear_input(self, key: str) -> None:
+        """The page's upload was removed: forget the input (its file goes with the next one or the session)."""
+        session = self.session(key)
+        session.input = None
+        shutil.rmtree(session.folder / "input", ignore_errors=True)
+
     def set_sample(self, key: str, sample: str) -> CheckedInput:
         """Take a bundled sample by its name."""
         if sample not in SAMPLES:

@@ -148,6 +148,12 @@ def build(service: AppService) -> gr.Blocks:
         )
         sample.input(on_sample, [sample], [status, src_video, src_image, upload], api_visibility="private")
 
+        def on_clear(request: gr.Request) -> tuple[Any, ...]:
+            service.clear_input(_key(request))
+            return ("Upload a video or photo, or pick a sample.", None, None)
+
+        upload.clear(on_clear, None, [status, src_video, src_image], api_visibility="private")
+
         outputs = [status, res_video, res_image, plot, realism, downloads, closeup]
 
         def on_run(
@@ -197,7 +203,7 @@ def build(service: AppService) -> gr.Blocks:
                 [str(files[k]) for k in ("result", "side_by_side", "summary") if k in files],
                 gr.update(
                     value=str(files["closeup"]) if "closeup" in files else None,
-                    label=f"Face close-up{when}: source | result (where the judge saw the largest change)",
+                    label=f"Face close-up{when}: source | result",
                 ),
             )
 

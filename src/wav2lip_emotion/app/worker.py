@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
 import inspect
 import math
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,8 @@ from .jobs import AppError, JobRequest, Reporter
 
 #: the judge of the per-frame emotion plot
 JUDGE = "faceapi"
-#: the realism thresholds of ``wav2lip-emotion demo`` (same person, lips still follow the speech)
+#: dlib's same-person rule (identity distance below this), shown next to the realism verdict
 IDENTITY_MAX = 0.6
-MOUTH_MIN = 0.7
-REALISM_MODULE = "wav2lip_emotion.evaluation.realism"
 
 ProgressFn = Callable[[int, "int | None"], None]
 
@@ -149,29 +147,35 @@ def _counting_tracker(report: Callable[[int], None]) -> Any:
     return _Counting(TrackerConfig(smooth=False))
 
 
-def measure_media(path: Path, judge: Any, identity: Any, on_frame: Callable[[int], None]) -> Any:
-    """The evaluation's measurement of a video (:func:`measure_video`) or of a photo (one frame)."""
+def measure_media(path: Path, judge: Any, identity: Any, on_frame: Callable[[int], None], features: Any = None) -> Any:
+    """The evaluation's measurement of a video (:func:`measure_video`, with its realism values) or of a
+    photo (one frame)."""
     import torch
 
     from ..errors import MediaError
     from ..evaluation.measure import VideoMeasurement, measure_video, mouth_opening
+    from ..evaluation.realism import RealismAccumulator
     from ..faces import FaceCrop
     from ..media import read_image
     from ..perception.report import CLASSIFIER_CROP
 
     tracker = _counting_tracker(on_frame)
     if not is_image_path(path):
-        return measure_video(path, judge, identity=identity, tracker=tracker)
+        return measure_video(path, judge, features=features, identity=identity, tracker=tracker)
     rgb = read_image(path)
     obs = tracker.update(rgb)
     if not obs.found:
         raise MediaError(f"{path}: no face found in the image")
     crop = FaceCrop.from_box(obs.box, CLASSIFIER_CROP).extract(rgb)
+    batch = torch.from_numpy(crop[None]).permute(0, 3, 1, 2).float() / 255.0
     with torch.inference_mode():
-        probs = judge(torch.from_numpy(crop[None]).permute(0, 3, 1, 2).float() / 255.0).numpy().astype(np.float64)
+        probs = judge(batch).numpy().astype(np.float64)
+        feats = np.asarray(features(batch), dtype=np.float32) if features is not None else np.zeros((0, 0))
     descriptor = None
     with contextlib.suppress(MediaError):
         descriptor = identity.descriptor(rgb, obs.box, box_kind="mesh", what=str(path))
+    acc = RealismAccumulator(quality_every=1)
+    acc.add(rgb, obs.landmarks, obs.box, obs.score)
     return VideoMeasurement(
         path=str(path),
         fps=0.0,
@@ -179,8 +183,9 @@ def measure_media(path: Path, judge: Any, identity: Any, on_frame: Callable[[int
         classes=tuple(judge.classes),
         probs=probs,
         opening=np.array([mouth_opening(obs.landmarks)]),
-        features=np.zeros((0, 0), dtype=np.float32),
+        features=feats.astype(np.float32),
         identity=descriptor,
+        realism=acc.track(),
     )
 
 
@@ -192,84 +197,169 @@ def _rows(probs: np.ndarray) -> list[list[float | None]]:
     return [[_num(v) for v in row] for row in probs]
 
 
-def realism_checks(source: Any, result: Any, video: bool) -> dict[str, Any]:
-    """Identity distance (dlib, < 0.6: same person) and mouth-opening correlation (videos; > 0.7: the
-    lips still follow the speech) between source and result."""
-    from ..evaluation.measure import pearson
-
-    identity = None
-    if source.identity is not None and result.identity is not None:
-        identity = float(np.linalg.norm(result.identity - source.identity))
-    mouth = pearson(result.opening, source.opening) if video else math.nan
-    checks: list[dict[str, Any]] = [
-        {
-            "name": "identity distance",
-            "value": _num(identity, 3),
-            "limit": f"< {IDENTITY_MAX}",
-            "passed": None if identity is None else identity < IDENTITY_MAX,
-            "meaning": "dlib face-descriptor distance from the source (< 0.6: the same person)",
-        }
-    ]
-    if video:
-        checks.append(
-            {
-                "name": "mouth-opening correlation",
-                "value": _num(mouth, 3),
-                "limit": f"> {MOUTH_MIN}",
-                "passed": None if not math.isfinite(mouth) else mouth > MOUTH_MIN,
-                "meaning": "correlation of the lip gap per frame with the source's (> 0.7: lips still follow)",
-            }
-        )
-    known = [c["passed"] for c in checks if c["passed"] is not None]
+def _check(name: str, value: float | None, limit: str, passed: bool | None, meaning: str) -> dict[str, Any]:
+    value = None if value is None or not math.isfinite(value) else value
     return {
-        "source": "measure.py",
-        "checks": checks,
-        "passed": all(known) if known else None,
-        "verdict": (
-            "realistic: same person, lips follow the speech"
-            if known and all(known)
-            else "not measured"
-            if not known
-            else "check the result: " + ", ".join(c["name"] for c in checks if c["passed"] is False) + " out of range"
-        ),
+        "name": name,
+        "value": _num(value, 3),
+        "limit": limit,
+        "passed": None if value is None or passed is None else bool(passed),
+        "meaning": meaning,
     }
 
 
-def realism_verdict(source_path: Path, result_path: Path) -> dict[str, Any] | None:
-    """The verdict of ``evaluation/realism.py`` when this install has it (None otherwise)."""
-    if importlib.util.find_spec(REALISM_MODULE) is None:
-        return None
-    module = importlib.import_module(REALISM_MODULE)
-    for name in ("assess_realism", "check_realism", "realism", "assess", "evaluate_realism"):
-        fn = getattr(module, name, None)
-        if callable(fn):
-            break
+def realism_report(source: Any, result: Any, emotion_gain: float, video: bool) -> dict[str, Any]:
+    """The verdicts of ``evaluation/realism.py`` (realistic face; realistic edit: the emotion changed and
+    the lips still follow the speech) with each check, plus dlib's identity distance."""
+    from ..evaluation.realism import (
+        EditThresholds,
+        RealismThresholds,
+        edit_verdict,
+        lip_movement_kept,
+        realism_scores,
+        realism_verdict,
+    )
+
+    rt, et = RealismThresholds(), EditThresholds()
+    if video:
+        mouth, kept = lip_movement_kept(result.opening, source.opening, et)
     else:
-        return None
-    verdict = fn(source_path, result_path)
-    for method in ("to_json", "to_dict"):
-        if hasattr(verdict, method):
-            verdict = getattr(verdict, method)()
-            break
-    if dataclasses.is_dataclass(verdict) and not isinstance(verdict, type):
-        verdict = dataclasses.asdict(verdict)
-    if not isinstance(verdict, dict):
-        verdict = {"verdict": str(verdict)}
-    return {"source": REALISM_MODULE, **verdict}
+        mouth, kept = math.nan, True  # a photo has no speech to follow
+    scores = realism_scores(
+        result.realism, source.realism, output_features=result.features, source_features=source.features
+    )
+    realism = realism_verdict(scores, rt)
+    edit = edit_verdict(realism, emotion_gain, kept, et)
+    identity = math.nan
+    if source.identity is not None and result.identity is not None:
+        identity = float(np.linalg.norm(result.identity - source.identity))
+    drop = scores.face_score_source - scores.face_score
+    checks = [
+        _check(
+            "emotion gain",
+            emotion_gain,
+            f">= {et.min_emotion_gain:+g}",
+            emotion_gain >= et.min_emotion_gain,
+            "the judge's mean p(destination), result minus source",
+        ),
+        _check(
+            "mouth-opening correlation",
+            mouth,
+            f">= {et.min_mouth_correlation:g}",
+            kept if video else None,
+            "the lip gap per frame follows the source's (a still mouth must stay still instead)",
+        ),
+        _check(
+            "identity distance",
+            identity,
+            f"< {IDENTITY_MAX:g}",
+            identity < IDENTITY_MAX,
+            "dlib face-descriptor distance from the source (< 0.6: the same person)",
+        ),
+        _check(
+            "sharpness ratio",
+            scores.sharpness_ratio,
+            f"{rt.min_sharpness_ratio:g}..{rt.max_sharpness_ratio:g}",
+            rt.min_sharpness_ratio <= scores.sharpness_ratio <= rt.max_sharpness_ratio,
+            "fine detail in the face, result over source (< 1: blurred)",
+        ),
+        _check(
+            "flicker ratio",
+            scores.flicker_ratio,
+            f"<= {rt.max_flicker_ratio:g}",
+            scores.flicker_ratio <= rt.max_flicker_ratio,
+            "frame-to-frame change in the face beyond the head's motion, result over source",
+        ),
+        _check(
+            "BRISQUE difference",
+            scores.quality_difference,
+            f"<= {rt.max_quality_difference:+g}",
+            scores.quality_difference <= rt.max_quality_difference,
+            "no-reference image quality of the face, result minus source (> 0: worse)",
+        ),
+        _check(
+            "FD to source",
+            scores.frechet_source,
+            f"<= {rt.max_frechet_source:g}",
+            scores.frechet_source <= rt.max_frechet_source,
+            "Frechet distance of the face-api features of the result's faces to the source's",
+        ),
+        _check(
+            "face score drop",
+            drop,
+            f"<= {rt.max_face_score_drop:g}",
+            drop <= rt.max_face_score_drop,
+            "how much less sure the face mesh is that it sees a face",
+        ),
+        _check(
+            "faces kept",
+            scores.faces_kept,
+            f">= {rt.min_faces_kept:g}",
+            scores.faces_kept >= rt.min_faces_kept,
+            "share of the source's face frames where the result still has a face",
+        ),
+    ]
+    same_person = not math.isfinite(identity) or identity < IDENTITY_MAX
+    if edit.passed and same_person:
+        verdict = "realistic edit: the emotion changed, the lips follow the speech, the face is still realistic"
+    elif realism.passed and same_person:
+        verdict = "realistic face, but not an emotion edit: " + "; ".join(edit.failures)
+    else:
+        problems = [*realism.failures] + ([] if same_person else [f"identity distance {identity:.2f} >= 0.6"])
+        verdict = "not realistic: " + "; ".join(problems)
+    return {
+        "source": "evaluation/realism.py",
+        "verdict": verdict,
+        "passed": bool(edit.passed and same_person),
+        "realistic": bool(realism.passed and same_person),
+        "failures": list(edit.failures) + ([] if same_person else ["identity distance"]),
+        "unmeasured": list(edit.unmeasured),
+        "checks": checks,
+        "scores": {k: _num(v, 4) if isinstance(v, float) else v for k, v in scores.as_dict().items()},
+    }
+
+
+#: what the cached measurement of a source was made with (it is used again only when this matches)
+SOURCE_SETUP = f"app:{JUDGE}:faceapi-features:dlib:realism"
+
+
+def _cached_source(source: Path, judge: Any, identity: Any, extractor: Any, report: Reporter, total: int | None) -> Any:
+    """The source's measurement, kept next to it (in the page's input folder) so that translating the same
+    input again, to another emotion or intensity, measures only the result."""
+    from ..evaluation.measure import VideoMeasurement
+
+    cache = source.parent / f".{source.name}.measure.npz"
+    try:
+        stat = source.stat()
+        setup = f"{SOURCE_SETUP}:{stat.st_size}:{stat.st_mtime_ns}"
+    except OSError:
+        setup = ""
+    found = VideoMeasurement.load(cache) if setup else None
+    if found is not None and found.setup == setup and found.path == str(source):
+        report("measuring the source", total or 1, total or 1)
+        return found
+    report("measuring the source", 0, total)
+    measured = measure_media(source, judge, identity, lambda n: report("measuring the source", n, total), extractor)
+    if setup:
+        measured.setup = setup
+        with contextlib.suppress(OSError):
+            measured.save(cache)
+    return measured
 
 
 def analyse(source: Path, result: Path, to: str, report: Reporter, total: int | None) -> dict[str, Any]:
     """Per-frame judge probabilities of source and result, and the realism checks."""
+    from ..evaluation.fid import make_feature_extractor
     from ..perception.emotions import load_emotion_model, parse_emotion
     from ..perception.identity import FaceIdentity
 
     report("loading the emotion judge", 0, None)
     judge = load_emotion_model(JUDGE)
     identity = FaceIdentity()
-    report("measuring the source", 0, total)
-    src = measure_media(source, judge, identity, lambda n: report("measuring the source", n, total))
+    extractor = make_feature_extractor(None, device="cpu")  # face-api features, for the FD to the source
+    src = _cached_source(source, judge, identity, extractor, report, total)
     report("measuring the result", 0, total)
-    out = measure_media(result, judge, identity, lambda n: report("measuring the result", n, total))
+    out = measure_media(result, judge, identity, lambda n: report("measuring the result", n, total), extractor)
     video = not is_image_path(result)
     classes = [parse_emotion(c).value for c in judge.classes]
     fps = out.fps or src.fps or 0.0
@@ -286,15 +376,11 @@ def analyse(source: Path, result: Path, to: str, report: Reporter, total: int | 
         mean = rows.mean(axis=0) if len(rows) else np.full(len(classes), np.nan)
         analysis[key]["mean"] = {c: _num(v, 3) for c, v in zip(classes, mean, strict=True)}
     to_name = parse_emotion(to).value
-    if to_name in classes:
-        gain = (analysis["result"]["mean"][to_name] or 0.0) - (analysis["source"]["mean"][to_name] or 0.0)
+    gain = math.nan
+    if to_name in classes and analysis["result"]["mean"][to_name] is not None:
+        gain = analysis["result"]["mean"][to_name] - (analysis["source"]["mean"][to_name] or 0.0)
         analysis["destination_gain"] = round(gain, 3)
-    realism = realism_checks(src, out, video)
-    with contextlib.suppress(Wav2LipEmotionError):
-        verdict = realism_verdict(source, result)
-        if verdict is not None:
-            realism = {**verdict, "measured": realism}
-    analysis["realism"] = realism
+    analysis["realism"] = realism_report(src, out, gain, video)
     return analysis
 
 
@@ -389,6 +475,7 @@ def run_job(request: JobRequest, report: Reporter) -> dict[str, Any]:
     side = out_dir / (stem + ("_side_by_side" + (".png" if image else ".mp4")))
     total = 1 if image else probe_video(src).frame_count
     report("loading the model", 0, None)
+    started = time.perf_counter()
     try:
         result, notes = call_translate(
             src,
@@ -405,6 +492,7 @@ def run_job(request: JobRequest, report: Reporter) -> dict[str, Any]:
         raise type(exc)(public_message(str(exc), names)) from None
     if image and not side.exists():
         _side_by_side_image(src, output, side)
+    seconds = {"translate": round(time.perf_counter() - started, 1)}
     summary: dict[str, Any] = {
         "input": name,
         "engine": request.engine,
@@ -416,6 +504,7 @@ def run_job(request: JobRequest, report: Reporter) -> dict[str, Any]:
         "describe": public_message(result.describe(), names, one_line=False),
         "notes": notes,
         "files": {"result": output.name, "side_by_side": side.name if side.exists() else None},
+        "seconds": seconds,
     }
     if request.analyse:
         try:
@@ -430,6 +519,7 @@ def run_job(request: JobRequest, report: Reporter) -> dict[str, Any]:
                     summary["files"]["closeup"] = closeup.name
                     times = summary["analysis"].get("times") or []
                     summary["closeup"] = {"frame": index, "time": times[index] if index < len(times) else None}
+        seconds["analysis"] = round(time.perf_counter() - started - seconds["translate"], 1)
     summary["files"]["summary"] = "summary.json"
     summary = _scrub(summary, names)
     report("writing the summary", 1, 1)
@@ -448,4 +538,4 @@ def _scrub(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
-__all__ = ["analyse", "call_translate", "measure_media", "realism_checks", "run_job", "translate_capabilities"]
+__all__ = ["analyse", "call_translate", "measure_media", "realism_report", "run_job", "translate_capabilities"]

@@ -348,9 +348,10 @@ class RealismThresholds:
     to make a constructed case pass or fail."""
 
     #: fine-detail energy within a factor 2 of the source's, either way. A real change of expression moves
-    #: it by up to a factor 1.5 (a smile's creases and teeth appear or vanish: 0.66..1.49 in the world),
-    #: a just-visible blur (sigma 0.85 px on a 170 px face) divides it by 3, visible grain multiplies it.
-    #: (The first guess, 0.8..1.5, failed the ideal translation itself: removing a smile gives 0.69.)
+    #: it by up to a factor 1.5 (a smile's creases and teeth appear or vanish: 0.67..1.47 in the world's
+    #: aligned truth), a just-visible blur (sigma 0.85 px on a 180 px face) divides it by 3, grain
+    #: multiplies it. (The first guess, 0.8..1.5, failed the ideal translation itself: removing a smile
+    #: gives 0.67..0.75.)
     min_sharpness_ratio: float = 0.5
     max_sharpness_ratio: float = 2.0
     #: half again as much frame-to-frame change as the source's own motion (speech, blinks) is visible
@@ -373,8 +374,8 @@ class RealismThresholds:
 class EditThresholds:
     """What makes an edit an emotion edit that keeps the speech."""
 
-    #: the judge's p(destination) must rise by 0.2 over the source's: one frame in five more seen as the
-    #: destination, well above the judge's frame-to-frame noise on an unchanged video (0)
+    #: the judge's p(destination) must rise by 0.2 over the source's: a fifth more probability on the
+    #: destination, where an unchanged video gains exactly 0
     min_emotion_gain: float = 0.2
     #: mouth opening still follows the source's (the ideal world translation keeps 0.87; the L1-only
     #: model that draws a smiling mouth which ignores the speech scores 0.20)

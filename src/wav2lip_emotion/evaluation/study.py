@@ -1097,6 +1097,8 @@ def study_videos_from_evaluation(evaluation: str | Path, *, include_baselines: b
     out: list[StudyVideo] = []
     real_added: set[tuple[str, str]] = set()
     for row in rows:
+        if not row.get("destination_video"):
+            raise DataError(f"{table}: an in-the-wild evaluation (no destination takes); a study needs a dataset's")
         if row["variant"] in BASELINES and not include_baselines:
             continue
         pair = (row["source_emotion"], row["destination_emotion"])

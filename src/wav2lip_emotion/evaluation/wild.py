@@ -373,8 +373,12 @@ def wild_report(result: EvaluationResult, tables: dict[str, tuple[list[str], lis
         f"{len(result.scores)} videos scored in {result.seconds:.0f} s. No ground truth: every number compares "
         "a translation with its own source clip; `copy` is the untouched clip.",
         "",
-        f"Best variant by realistic edits: **{best.variant}** ({fmt(best.values.get('realistic_edit', math.nan))} "
-        "of its videos).",
+        (
+            f"Best variant: **{best.variant}**, a realistic edit in "
+            f"{fmt(best.values.get('realistic_edit', math.nan))} of its videos."
+            if best.values.get("realistic_edit", 0.0) > 0
+            else f"No variant makes a realistic edit; first by realism, then emotion gain: **{best.variant}**."
+        ),
         "",
         "## Ranking (best first)",
         "",

@@ -54,7 +54,7 @@ _MIRROR = {
     107: 336, 55: 285, 66: 296, 65: 295, 70: 300, 46: 276, 63: 293, 53: 283, 105: 334, 52: 282,
     246: 466, 161: 388, 160: 387, 159: 386, 158: 385, 157: 384, 173: 398,
     7: 249, 163: 390, 144: 373, 145: 374, 153: 380, 154: 381, 155: 382, 33: 263,
-    108: 337, 69: 299, 104: 333, 68: 298, 71: 301, 133: 362,
+    108: 337, 69: 299, 104: 333, 68: 298, 71: 301, 133: 362, 58: 288, 132: 361, 93: 323, 234: 454,
 }  # fmt: skip
 
 
@@ -155,7 +155,7 @@ assert set(WORLD_PROTOTYPES) == set(EMOTIONS)
 REAL_PROTOTYPES: dict[str, dict[str, float]] = {
     "neutral": {},
     "happy": {"AU12": 1.0, "AU6": 0.45},
-    "sad": {"AU1": 1.0, "AU4": 0.5, "AU15": 1.0, "AU17": 0.4, "AU43": 0.6},
+    "sad": {"AU1": 1.3, "AU4": 0.4, "AU15": 1.5, "AU43": 0.4},
     "surprised": {"AU1": 0.9, "AU2": 0.9, "AU5": 0.5},
     "fear": {"AU1": 1.0, "AU2": 0.7, "AU4": 0.6, "AU5": 0.5, "AU20": 1.0},
     "angry": {"AU4": 1.4, "AU7": 1.0, "AU23": 1.0, "AU17": 0.4, "AU9": 0.3},
@@ -173,10 +173,26 @@ _FOREHEAD = {
     "AU1": (Handle((108, 69), 0.0, -0.08, sigma=0.1), Handle((151,), 0.0, -0.06, mirror=False, sigma=0.1)),
     "AU2": (Handle((104, 68, 71), 0.0, -0.05, sigma=0.1),),
 }
-REAL_ACTION_UNITS: dict[str, tuple[Handle, ...]] = {
-    au: (*handles, *_FOREHEAD.get(au, ()), _EYES_HELD) if au in ("AU1", "AU2", "AU4", "AU9") else handles
-    for au, handles in ACTION_UNITS.items()
-}
+#: ... and the lip midline is held only where it is: the world's wide hold (weight 8 at the default
+#: spread) also held the lip corners back to a ninth of their motion on real mouths
+_LIP_MIDLINE_NARROW = Handle((0, 13, 14, 17), 0.0, 0.0, mirror=False, weight=8.0, sigma=0.05)
+
+
+#: ... and the lower face outline stays where it is when the lip corners move: pulled in with them, it
+#: would drag the background into the face's silhouette
+OUTLINE_HELD = Handle((172, 136, 150, 149, 176, 148, 152, 58, 132, 93, 234), 0.0, 0.0, weight=3.0, sigma=0.06)
+
+
+def _real(au: str, handles: tuple[Handle, ...]) -> tuple[Handle, ...]:
+    handles = tuple(_LIP_MIDLINE_NARROW if h is _LIP_MIDLINE else h for h in handles)
+    if au in ("AU1", "AU2", "AU4", "AU9"):
+        handles = (*handles, *_FOREHEAD.get(au, ()), _EYES_HELD)
+    if au in ("AU12", "AU14", "AU15", "AU20", "AU23"):
+        handles = (*handles, OUTLINE_HELD)
+    return handles
+
+
+REAL_ACTION_UNITS: dict[str, tuple[Handle, ...]] = {au: _real(au, hs) for au, hs in ACTION_UNITS.items()}
 
 #: how much wider real speech opens at intensity 1 (the source's own opening is scaled, never created)
 REAL_OPENING_GAIN: dict[str, float] = {"surprised": 1.35, "fear": 1.2, "happy": 1.05}

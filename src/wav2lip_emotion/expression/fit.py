@@ -43,6 +43,7 @@ from .action_units import (
     LIP_CORNER_R,
     LOWER_INNER,
     LOWER_OUTER,
+    OUTLINE_HELD,
     REAL_OPENING_GAIN,
     REAL_PROTOTYPES,
     SPEECH_LIKE,
@@ -150,7 +151,7 @@ def speech_fields(neutral: np.ndarray) -> dict[str, np.ndarray]:
     jaw = np.stack([np.zeros(len(local)), jaw_w], 1)
     spread = au_field(
         local,
-        (Handle((LIP_CORNER_R, INNER_CORNER_R), 0.06, 0.0), Handle((185, 146, 191, 95), 0.035, 0.0)),
+        (Handle((LIP_CORNER_R, INNER_CORNER_R), 0.06, 0.0), Handle((185, 146, 191, 95), 0.035, 0.0), OUTLINE_HELD),
         sigma=0.12,
         side=side,
     )

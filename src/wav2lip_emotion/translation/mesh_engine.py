@@ -30,15 +30,22 @@ from ..expression.fit import FIT_AUS, ExpressionFit, fit_expression, opening_gai
 from ..expression.intensity import IntensitySchedule
 from ..faces import FaceTracker
 from ..faces.mesh import FACE_OVAL
-from ..faces.warp import backward_map, flipped_triangles, fold_guard, warp_region
+from ..faces.warp import backward_map, flipped_triangles, fold_guard, triangulate, warp_region
 from ..media import VideoReader, VideoWriter, is_image_path, probe_video, read_image, write_image
 
-#: the pasted region reaches this far beyond the face outline (share of the face's size)
-PASTE_GROW = 0.04
-#: fixed points ring the face at this multiple of its outline (the warp fades to nothing there)
+#: the pasted region: the face outline scaled this much around its centre (the warp fades out between
+#: the outline and the first ring, so the paste ends where the warp has nearly stopped: a jaw that
+#: moves leaves no seam), and feathered inwards over this share of the face's size
+PASTE_SCALE = 1.15
+PASTE_FEATHER = 0.1
+#: fixed points ring the face at this multiple of its outline (the warp fades to nothing there), and
+#: the warp's outer edge
 RING_SCALE = 1.25
+OUTER_RING_SCALE = 1.6
+#: the part of the frame that is warped and pasted: the outline at this scale (inside the first ring)
+REGION_SCALE = 1.2
 #: how much of its opening a smiling mouth loses when the destination does not smile (at AU12 = 1)
-SMILE_CLOSE = 0.6
+SMILE_CLOSE = 1.2
 #: iris pins: radius (IOD) of the disc kept rigid in each eye, so lids move over a still eyeball
 IRIS_RADIUS = 0.055
 _EYES = ((EYE_R_UPPER, EYE_R_LOWER), (EYE_L_UPPER, EYE_L_LOWER))
@@ -66,9 +73,12 @@ class MeshPlan:
     fit: ExpressionFit
     intensity: np.ndarray
     to: str
-    #: destination AU coefficients at intensity 1, as a [K] vector over FIT_AUS-and-more
+    #: destination AU coefficients at intensity 1
     target: dict[str, float] = field(default_factory=dict)
     gain: float = 1.0
+    #: the warp's triangulation [T, 3] over the control points (see :func:`control_points`), fixed
+    #: for the clip so that it does not change from frame to frame
+    triangles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int32))
 
     def local_displacement(self, i: int) -> np.ndarray:
         """Displacement [468, 2] (IOD, face frame) of frame ``i``'s landmarks."""
@@ -91,7 +101,7 @@ class MeshPlan:
         gain = self.gain
         if "AU12" not in self.target:
             smile = float(np.clip(source.get("AU12", 0.0), 0.0, 1.0))
-            gain -= SMILE_CLOSE * smile
+            gain = max(gain - SMILE_CLOSE * smile, 0.3)
         if gain != 1.0:
             # a clip's mouth rests at its least open; a photo's (one frame) at closed
             rest = float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0
@@ -131,12 +141,14 @@ class MeshEngine:
     def plan(self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray) -> MeshPlan:
         """Fit a clip's tracked faces ([n, 468, 3], [n], [n] seconds) and schedule its intensity."""
         fit = fit_expression(landmarks, valid, times, source=self.source)
+        layout, _ = control_points(fit.neutral[:, :2], 1.0)
         return MeshPlan(
             fit=fit,
             intensity=self.schedule(np.asarray(times, dtype=np.float64)),
             to=self.to,
             target=prototype(self.to),
             gain=opening_gain(self.to),
+            triangles=triangulate(layout),
         )
 
     def edit(self, rgb: np.ndarray, landmarks: np.ndarray, plan: MeshPlan, i: int) -> tuple[np.ndarray, FrameEdit]:
@@ -150,36 +162,22 @@ class MeshEngine:
             return rgb, stats
         h, w = rgb.shape[:2]
         mesh = np.asarray(landmarks, np.float64)[:, :2]
-        moved = mesh + plan.fit.pose.to_image(i, local_delta)
+        src, moving = control_points(mesh, float(plan.fit.pose.scale[i]))
+        dst = src.copy()
+        dst[: len(moving)] += plan.fit.pose.to_image(i, local_delta)[moving]
         oval = mesh[list(FACE_OVAL)]
-        centre = oval.mean(0)
         size = float(np.ptp(oval, axis=0).max())
-        ring = centre + RING_SCALE * (oval - centre)
-        pins = _iris_pins(mesh, plan.fit.pose.scale[i])
-        x0, y0 = np.floor(ring.min(0)).astype(int) - 2
-        x1, y1 = np.ceil(ring.max(0)).astype(int) + 3
+        centre = oval.mean(0)
+        reach = centre + REGION_SCALE * (oval - centre)  # covers the grown, feathered paste mask
+        x0, y0 = np.floor(reach.min(0)).astype(int)
+        x1, y1 = np.ceil(reach.max(0)).astype(int) + 1
         x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
         if x1 - x0 < 4 or y1 - y0 < 4:
             return rgb, stats
-        corners = np.array(
-            [[x, y] for x in np.linspace(x0, x1 - 1, 5) for y in (y0, y1 - 1)]
-            + [[x, y] for y in np.linspace(y0, y1 - 1, 5)[1:-1] for x in (x0, x1 - 1)],
-            dtype=np.float64,
-        )
-        fixed = np.concatenate([pins, ring, corners])
-        keep = _inside(mesh, (x0, y0, x1, y1))
-        src = np.concatenate([mesh[keep], fixed])
-        dst = np.concatenate([moved[keep], fixed])
-        # fixed points first, so that thinning keeps them and drops the moving mesh point
-        src, dst = _thin(
-            np.concatenate([src[-len(fixed) :], src[: -len(fixed)]]),
-            np.concatenate([dst[-len(fixed) :], dst[: -len(fixed)]]),
-            1.0,
-        )
-        guard = fold_guard(src, dst)
+        guard = fold_guard(src, dst, plan.triangles)
         stats.damped, stats.would_flip = guard.damped, guard.would_flip
-        stats.flipped = flipped_triangles(src, guard.dst)
-        map_x, map_y = backward_map(src, guard.dst, (x0, y0, x1, y1))
+        stats.flipped = flipped_triangles(src, guard.dst, plan.triangles)
+        map_x, map_y = backward_map(src, guard.dst, plan.triangles, (x0, y0, x1, y1))
         warped = warp_region(rgb, map_x, map_y)
         mask = _paste_mask(oval, (x0, y0, x1, y1), size)
         if self.occluders is not None:
@@ -195,46 +193,41 @@ class MeshEngine:
         return out, stats
 
 
-def _inside(points: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
-    x0, y0, x1, y1 = region
-    return (points[:, 0] > x0) & (points[:, 0] < x1 - 1) & (points[:, 1] > y0) & (points[:, 1] < y1 - 1)
+#: the inner lip contour: not a control point (on a closed mouth the two lips lie on top of each other,
+#: and the slivers between them would flip at the smallest motion); the outer lips carry the mouth
+_INNER_LIPS = frozenset((*UPPER_INNER, *LOWER_INNER, 78, 308))
+_MOVING = np.array([k for k in range(468) if k not in _INNER_LIPS])
 
 
-def _iris_pins(mesh: np.ndarray, scale: float) -> np.ndarray:
-    """Fixed points on each eyeball (centre and either side of it): lids move, the iris stays rigid."""
+def control_points(mesh: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The warp's control points [m, 2] for a face mesh [468, 2] (image pixels, or the neutral shape
+    in IOD with ``scale`` 1): the mesh points that move (first; their mesh indices are returned too),
+    then fixed points: on each eyeball (its centre and either side, so lids move over a still iris), a
+    ring at 1.25x the face outline (the edit fades to nothing there) and one at 1.6x (the warp's edge).
+    The same construction in every frame, so one triangulation serves the whole clip."""
+    mesh = np.asarray(mesh, np.float64)[:, :2]
+    oval = mesh[list(FACE_OVAL)]
+    centre = oval.mean(0)
+    right, left = mesh[33], mesh[263]
+    axis = (left - right) / max(float(np.linalg.norm(left - right)), 1e-9)
     r = IRIS_RADIUS * scale
-    out = []
+    pins = []
     for upper, lower in _EYES:
-        contour = mesh[list(upper) + list(lower)]
-        c = contour.mean(0)
-        out.append(c)
-        # across the eye only: a lid moving down over the iris must not run into a pin
-        out.extend(c + r * np.array(d) for d in ((1, 0), (-1, 0)))
-    return np.array(out)
-
-
-def _thin(src: np.ndarray, dst: np.ndarray, min_distance: float) -> tuple[np.ndarray, np.ndarray]:
-    """Drop control points closer than ``min_distance`` px to one kept before them (the lips of a
-    closed mouth lie on top of each other: slivers between them would flip at the smallest motion)."""
-    from scipy.spatial import cKDTree
-
-    pairs = cKDTree(src).query_pairs(min_distance, output_type="ndarray")
-    drop = np.zeros(len(src), bool)
-    for a, b in pairs[np.argsort(pairs[:, 0])] if len(pairs) else ():
-        if not drop[a]:
-            drop[b] = True
-    return src[~drop], dst[~drop]
+        c = mesh[list(upper) + list(lower)].mean(0)
+        pins += [c, c + r * axis, c - r * axis]
+    rings = [centre + RING_SCALE * (oval - centre), centre + OUTER_RING_SCALE * (oval - centre)]
+    return np.concatenate([mesh[_MOVING], np.array(pins), *rings]), _MOVING
 
 
 def _paste_mask(oval: np.ndarray, region: tuple[int, int, int, int], size: float) -> np.ndarray:
-    """The face outline, grown a little and feathered inwards: 1 on the face, 0 outside it."""
+    """The face outline, enlarged and feathered inwards: 1 on the face, 0 outside the region it may change."""
     x0, y0, x1, y1 = region
+    centre = oval.mean(0)
+    outline = centre + PASTE_SCALE * (oval - centre)
     hard = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    hull = cv2.convexHull(np.round((oval - [x0, y0]) * 16).astype(np.int32))
+    hull = cv2.convexHull(np.round((outline - [x0, y0]) * 16).astype(np.int32))
     cv2.fillConvexPoly(hard, hull, 1, lineType=cv2.LINE_8, shift=4)
-    k = max(1, round(PASTE_GROW * size))
-    hard = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-    feather = max(2.0, 0.08 * size)
+    feather = max(2.0, PASTE_FEATHER * size)
     e = max(1, round(feather / 2))
     inner = cv2.erode(hard.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * e + 1, 2 * e + 1)))
     soft = cv2.GaussianBlur(inner, (0, 0), max(0.5, feather / 4), borderType=cv2.BORDER_CONSTANT)
