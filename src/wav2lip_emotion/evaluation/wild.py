@@ -20,7 +20,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,16 +139,27 @@ def _check_destinations(config: EvaluateConfig, classes: Sequence[str]) -> None:
         )
 
 
-def evaluate_wild(config: EvaluateConfig) -> EvaluationResult:
+def evaluate_wild(config: EvaluateConfig, only: Mapping[str, Sequence[str]] | None = None) -> EvaluationResult:
     """Translate every clip of ``config.videos`` into every emotion of ``config.to`` with every variant,
-    measure against the clip, tabulate, plot (see the module docstring)."""
+    measure against the clip, tabulate, plot (see the module docstring). ``only``: variant name -> the
+    destinations that variant is limited to (a variant not named: every destination it can make)."""
     from .runner import EvaluationResult, _Context, _safe
 
     start = time.perf_counter()
     clips = collect_clips(config.videos)
     cases = plan_wild_cases(clips, config.to)
     variants, notes = _variants(config)
-    work = [(v, c) for c in cases for v in variants if can_translate(v, c.destination_emotion)]
+    limits = {name: set(dests) for name, dests in (only or {}).items()}
+    unknown = sorted(set(limits) - {v.name for v in variants})
+    if unknown:
+        raise ConfigError(f"destinations given for unknown variants: {', '.join(unknown)}")
+    work = [
+        (v, c)
+        for c in cases
+        for v in variants
+        if can_translate(v, c.destination_emotion)
+        and c.destination_emotion in limits.get(v.name, {c.destination_emotion})
+    ]
     if not work:
         raise ConfigError(f"none of the variants can translate into {', '.join(config.to)}")
     config.out.mkdir(parents=True, exist_ok=True)

@@ -155,11 +155,11 @@ assert set(WORLD_PROTOTYPES) == set(EMOTIONS)
 REAL_PROTOTYPES: dict[str, dict[str, float]] = {
     "neutral": {},
     "happy": {"AU12": 1.0, "AU6": 0.45},
-    "sad": {"AU1": 1.3, "AU4": 0.4, "AU15": 1.5, "AU43": 0.4},
+    "sad": {"AU1": 1.1, "AU4": 0.4, "AU15": 1.1, "AU43": 0.4},
     "surprised": {"AU1": 0.9, "AU2": 0.9, "AU5": 0.5},
     "fear": {"AU1": 1.0, "AU2": 0.7, "AU4": 0.6, "AU5": 0.5, "AU20": 1.0},
     "angry": {"AU4": 1.4, "AU7": 1.0, "AU23": 1.0, "AU17": 0.4, "AU9": 0.3},
-    "disgusted": {"AU9": 1.0, "AU10": 0.7, "AU4": 0.5, "AU15": 0.5, "AU17": 0.3},
+    "disgusted": {"AU9": 0.8, "AU10": 0.4, "AU4": 0.5, "AU15": 0.5, "AU17": 0.2},
     "contempt": {"AU14": 1.4, "AU12": 0.2},
 }
 assert set(REAL_PROTOTYPES) == set(EMOTIONS)

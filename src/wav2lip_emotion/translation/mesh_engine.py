@@ -45,7 +45,7 @@ OUTER_RING_SCALE = 1.6
 #: the part of the frame that is warped and pasted: the outline at this scale (inside the first ring)
 REGION_SCALE = 1.2
 #: how much of its opening a smiling mouth loses when the destination does not smile (at AU12 = 1)
-SMILE_CLOSE = 1.2
+SMILE_CLOSE = 0.6
 #: iris pins: radius (IOD) of the disc kept rigid in each eye, so lids move over a still eyeball
 IRIS_RADIUS = 0.055
 _EYES = ((EYE_R_UPPER, EYE_R_LOWER), (EYE_L_UPPER, EYE_L_LOWER))
@@ -96,12 +96,9 @@ class MeshPlan:
         if "AU12" not in self.target:
             delta -= fit.speech_basis["spread"] * float(fit.slow_spread[i])
         delta *= k
-        # the source's own opening (speech) is scaled, never created: wider for surprise; a smile's
-        # opening (teeth shown) is narrowed when the destination does not smile
+        # the source's own opening (speech) is scaled, never created, and by one factor for the whole
+        # clip, so that the opening keeps its course over time
         gain = self.gain
-        if "AU12" not in self.target:
-            smile = float(np.clip(source.get("AU12", 0.0), 0.0, 1.0))
-            gain = max(gain - SMILE_CLOSE * smile, 0.3)
         if gain != 1.0:
             # a clip's mouth rests at its least open; a photo's (one frame) at closed
             rest = float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0
@@ -142,12 +139,18 @@ class MeshEngine:
         """Fit a clip's tracked faces ([n, 468, 3], [n], [n] seconds) and schedule its intensity."""
         fit = fit_expression(landmarks, valid, times, source=self.source)
         layout, _ = control_points(fit.neutral[:, :2], 1.0)
+        target = prototype(self.to)
+        gain = opening_gain(self.to)
+        if "AU12" not in target:
+            # a smiling source's opening shows teeth: narrowed when the destination does not smile
+            smile = float(np.clip(np.percentile(fit.expression[fit.valid, FIT_AUS.index("AU12")], 90), 0.0, 1.0))
+            gain = max(gain - SMILE_CLOSE * smile, 0.3)
         return MeshPlan(
             fit=fit,
             intensity=self.schedule(np.asarray(times, dtype=np.float64)),
             to=self.to,
-            target=prototype(self.to),
-            gain=opening_gain(self.to),
+            target=target,
+            gain=gain,
             triangles=triangulate(layout),
         )
 

@@ -544,7 +544,7 @@ def _translate_with_model(
             info.width,
             info.height,
             audio_from=input_path,
-            crf=config.crf,
+            crf=config.crf_for("model"),
             preset=config.preset,
             threads=pipe.codec_threads,
         )
@@ -557,7 +557,7 @@ def _translate_with_model(
                 2 * info.width,
                 info.height,
                 audio_from=input_path,
-                crf=config.crf,
+                crf=config.crf_for("model"),
                 preset=config.preset,
                 threads=pipe.codec_threads,
             )
@@ -673,7 +673,7 @@ def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig
         engine,
         tracker=tracker,
         side_by_side=config.side_by_side,
-        crf=config.crf,
+        crf=config.crf_for("mesh"),
         preset=config.preset,
         progress=config.progress,
         on_progress=config.on_progress,
