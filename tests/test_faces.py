@@ -305,3 +305,29 @@ def test_faces_command_bad_input(tmp_path, capsys):
     assert "broken.mp4" in err and err.count("\n") == 1
     assert not (tmp_path / "p.mp4").exists()
     assert main(["faces", str(tmp_path / "missing.mp4")]) == 1
+
+
+def test_rolled_faces_are_tracked_with_their_roll():
+    """The mesh's crop undoes the face's roll (it once doubled it: landmarks on a face rolled 20 degrees
+    came out nearly level, and at 30 degrees no face was found)."""
+    import cv2
+
+    from wav2lip_emotion.assets import asset_path
+    from wav2lip_emotion.faces.mesh import eye_angle
+    from wav2lip_emotion.media import read_image
+
+    img = read_image(asset_path("grace_hopper"))
+    h, w = img.shape[:2]
+
+    def roll(rgb):
+        tracker = FaceTracker()
+        for _ in range(3):
+            obs = tracker.update(rgb, 0.0)
+        assert obs.found
+        return np.degrees(eye_angle(obs.landmarks[33, :2], obs.landmarks[263, :2]))
+
+    upright = roll(img)
+    for degrees in (-30, -15, 15, 30):
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)  # counter-clockwise on screen
+        rotated = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        assert roll(rotated) == pytest.approx(upright - degrees, abs=4.0), degrees

@@ -3,6 +3,7 @@ clips and photos (short clips cut from the real media assets)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +34,12 @@ def clip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mesh") / "single_face_24.mp4"
     src = asset_path("single_face")
     info = probe_video(src)
-    with VideoWriter(out, info.fps, info.width, info.height, crf=12) as writer:
-        with VideoReader(src, max_frames=FRAMES) as reader:
-            for frame in reader:
-                writer.write(frame.rgb)
+    with (
+        VideoWriter(out, info.fps, info.width, info.height, crf=12) as writer,
+        VideoReader(src, max_frames=FRAMES) as reader,
+    ):
+        for frame in reader:
+            writer.write(frame.rgb)
     return out
 
 
@@ -168,7 +171,7 @@ def _plan(track, to, intensity=1.0, source=None):
 def test_intensity_zero_returns_the_input_face(track):
     engine, plan = _plan(track, "happy", intensity=0.0)
     for i in (0, 12, 23):
-        out, stats = engine.edit(track["frames"][i], track["landmarks"][i], plan, i)
+        out, _ = engine.edit(track["frames"][i], track["landmarks"][i], plan, i)
         assert np.array_equal(out, track["frames"][i])
 
 
@@ -222,7 +225,7 @@ def test_neutral_removes_a_smile(smile_frame):
     engine = MeshEngine("neutral")
     plan = engine.plan(lm[None], np.array([True]), np.array([0.0]))
     assert plan.fit.resting.get("AU12", 0) > 0.2  # the smile is seen at rest
-    out, stats = engine.edit(frame, lm, plan, 0)
+    out, _ = engine.edit(frame, lm, plan, 0)
     obs = FaceTracker().update(out, 0.0)
     before = (lm[61, 1] + lm[291, 1]) / 2 - (lm[13, 1] + lm[14, 1]) / 2
     after = (obs.landmarks[61, 1] + obs.landmarks[291, 1]) / 2 - (obs.landmarks[13, 1] + obs.landmarks[14, 1]) / 2
@@ -259,7 +262,9 @@ def test_silent_clip_translates_with_frames_size_and_no_audio(tmp_path, clip):
 
 def test_progress_callback_counts_both_passes(tmp_path, clip):
     seen: list[tuple[int, int | None]] = []
-    wav2lip_emotion.translate(clip, tmp_path / "o.mp4", "sad", progress=False, on_progress=lambda d, t: seen.append((d, t)))
+    wav2lip_emotion.translate(
+        clip, tmp_path / "o.mp4", "sad", progress=False, on_progress=lambda d, t: seen.append((d, t))
+    )
     assert seen[-1] == (2 * FRAMES, 2 * FRAMES)
     assert [d for d, _ in seen] == list(range(1, 2 * FRAMES + 1))
 
@@ -268,10 +273,12 @@ def test_clip_with_audio_keeps_it(tmp_path):
     src = asset_path("movie_hello")
     short = tmp_path / "hello.mp4"
     info = probe_video(src)
-    with VideoWriter(short, info.fps, info.width, info.height, audio_from=src) as writer:
-        with VideoReader(src, max_frames=30) as reader:
-            for f in reader:
-                writer.write(f.rgb)
+    with (
+        VideoWriter(short, info.fps, info.width, info.height, audio_from=src) as writer,
+        VideoReader(src, max_frames=30) as reader,
+    ):
+        for f in reader:
+            writer.write(f.rgb)
     out = tmp_path / "hello_sad.mp4"
     result = wav2lip_emotion.translate(short, out, "sad", progress=False)
     assert probe_video(out).has_audio and result.audio == "copied"
@@ -299,7 +306,7 @@ def test_no_face_and_bad_files_are_one_line_errors_with_no_output(tmp_path, caps
     assert not (tmp_path / "o.png").exists()
     fake = tmp_path / "notes.mp4"
     fake.write_text("not a video\n")
-    with pytest.raises(MediaError, match="notes.mp4"):
+    with pytest.raises(MediaError, match=r"notes\.mp4"):
         wav2lip_emotion.translate(fake, tmp_path / "o.mp4", "happy", progress=False)
     assert not (tmp_path / "o.mp4").exists()
     assert main(["translate", str(fake), "-o", str(tmp_path / "o.mp4"), "--to", "happy", "-q"]) != 0
@@ -372,5 +379,5 @@ def test_the_judge_sees_more_of_the_emotion_as_intensity_grows(track):
         batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
         with torch.inference_mode():
             means.append(float(judge(batch)[:, col].mean()))
-    assert all(b >= a - 0.01 for a, b in zip(means, means[1:])), means
+    assert all(b >= a - 0.01 for a, b in itertools.pairwise(means)), means
     assert means[-1] > means[0] + 0.05, means

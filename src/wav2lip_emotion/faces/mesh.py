@@ -39,11 +39,12 @@ class Roi:
         """2x3 matrix mapping image pixels into an ``out_size`` square crop of this ROI."""
         s = out_size / self.size
         c, si = np.cos(self.angle) * s, np.sin(self.angle) * s
-        # rotate by -angle around the centre, scale, move the centre to the crop centre
+        # rotate by -angle around the centre (the face's roll is undone: a direction at ``angle`` in the
+        # image, such as the eye line, becomes horizontal in the crop), scale, centre in the crop
         return np.array(
             [
-                [c, -si, out_size / 2 - c * self.cx + si * self.cy],
-                [si, c, out_size / 2 - si * self.cx - c * self.cy],
+                [c, si, out_size / 2 - c * self.cx - si * self.cy],
+                [-si, c, out_size / 2 + si * self.cx - c * self.cy],
             ]
         )
 
