@@ -44,6 +44,8 @@ RING_SCALE = 1.25
 OUTER_RING_SCALE = 1.6
 #: the part of the frame that is warped and pasted: the outline at this scale (inside the first ring)
 REGION_SCALE = 1.2
+#: share of an occluder mask kept in the next frame (it fades over about 10 frames unless seen again)
+OCCLUDER_FADE = 0.8
 #: how much of its opening a smiling mouth loses when the destination does not smile (at AU12 = 1)
 SMILE_CLOSE = 0.6
 #: iris pins: radius (IOD) of the disc kept rigid in each eye, so lids move over a still eyeball
@@ -134,6 +136,8 @@ class MeshEngine:
         self.schedule = IntensitySchedule.parse(intensity)
         #: an object with ``mask(rgb, landmarks, region) -> [h, w] float32`` (1 = occluded), or None
         self.occluders = occluders
+        #: the last frame's occluder mask (frame index, region, face centre, mask), see :meth:`_steady`
+        self._occluded: tuple[int, tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None
 
     def plan(self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray) -> MeshPlan:
         """Fit a clip's tracked faces ([n, 468, 3], [n], [n] seconds) and schedule its intensity."""
@@ -153,6 +157,25 @@ class MeshEngine:
             gain=gain,
             triangles=triangulate(layout),
         )
+
+    def _steady(self, occ: np.ndarray, i: int, region: tuple[int, int, int, int], centre: np.ndarray) -> np.ndarray:
+        """An occluder mask that does not flicker: where the previous frame's mask (moved with the face)
+        was set, it fades out over a few frames instead of vanishing at once; a new occluder counts at
+        once. A detector that flips on and off (glasses frames under changing light) would otherwise
+        switch the edit on and off there from frame to frame."""
+        previous, self._occluded = self._occluded, (i, region, centre, occ)
+        if previous is None or previous[0] != i - 1:
+            return occ
+        _, (px0, py0, _, _), pcentre, pmask = previous
+        dx, dy = centre - pcentre
+        # current region pixel (x, y) -> previous region pixel, following the face's motion
+        m = np.array([[1.0, 0.0, region[0] - px0 - dx], [0.0, 1.0, region[1] - py0 - dy]])
+        moved = cv2.warpAffine(
+            pmask, m, (occ.shape[1], occ.shape[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0.0
+        )
+        occ = np.maximum(occ, OCCLUDER_FADE * moved)
+        self._occluded = (i, region, centre, occ)
+        return occ
 
     def edit(self, rgb: np.ndarray, landmarks: np.ndarray, plan: MeshPlan, i: int) -> tuple[np.ndarray, FrameEdit]:
         """Frame ``i`` (RGB uint8) with its face ([468, >=2] image pixels) edited; pixels outside the
@@ -185,6 +208,7 @@ class MeshEngine:
         mask = _paste_mask(oval, (x0, y0, x1, y1), size)
         if self.occluders is not None:
             occ = np.asarray(self.occluders.mask(rgb, landmarks, (x0, y0, x1, y1)), np.float32)
+            occ = self._steady(occ, i, (x0, y0, x1, y1), centre)
             stats.occluded = float((occ * (mask > 0)).sum() / max((mask > 0).sum(), 1))
             mask = mask * (1.0 - np.clip(occ, 0.0, 1.0))
         region = rgb[y0:y1, x0:x1]
