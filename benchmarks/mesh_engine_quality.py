@@ -3,9 +3,8 @@
 For each destination emotion it translates the clip with the mesh engine at one intensity and prints,
 source -> result: the mean p(destination) of face-api and fer over the frames (for neutral also
 p(happy)), dlib's identity distance of the mean descriptors, the correlation of the re-tracked
-inner-lip opening, the face sharpness ratio (variance of the Laplacian inside the source's face
-outline, result over source), the flicker ratio (mean frame-to-frame change inside that outline) and
-the flipped triangles.
+inner-lip opening, the evaluation's realism ratios (face sharpness and face-aligned flicker, result over
+source; evaluation/realism.py) and the flipped triangles.
 
     python benchmarks/mesh_engine_quality.py single_face [--to happy,sad,...] [--intensity 1]
     python benchmarks/mesh_engine_quality.py movie_hello
@@ -19,48 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 import wav2lip_emotion
 from wav2lip_emotion.assets import ASSETS, asset_path
 from wav2lip_emotion.evaluation.measure import measure_video, pearson
-from wav2lip_emotion.faces import FaceTracker
-from wav2lip_emotion.faces.mesh import FACE_OVAL
-from wav2lip_emotion.media import VideoReader
+from wav2lip_emotion.evaluation.realism import realism_scores
 from wav2lip_emotion.perception import load_emotion_model
 from wav2lip_emotion.perception.identity import FaceIdentity
-
-
-def outlines(clip: Path) -> list[np.ndarray | None]:
-    tracker = FaceTracker()
-    out = []
-    with VideoReader(clip) as reader:
-        for f in reader:
-            obs = tracker.update(f.rgb, f.time)
-            out.append(obs.landmarks[list(FACE_OVAL), :2] if obs.found else None)
-    return out
-
-
-def realism(source: Path, result: Path, ovals: list[np.ndarray | None]) -> tuple[float, float]:
-    sharp, flick = [], []
-    prev = None
-    with VideoReader(source) as ra, VideoReader(result) as rb:
-        for fa, fb in zip(ra, rb, strict=False):
-            oval = ovals[fa.index] if fa.index < len(ovals) else None
-            ga = cv2.cvtColor(fa.rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
-            gb = cv2.cvtColor(fb.rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
-            if oval is not None:
-                m = np.zeros(ga.shape, np.uint8)
-                cv2.fillConvexPoly(m, cv2.convexHull(np.round(oval).astype(np.int32)), 1)
-                inside = m > 0
-                la, lb = cv2.Laplacian(ga, cv2.CV_64F)[inside], cv2.Laplacian(gb, cv2.CV_64F)[inside]
-                sharp.append((la.var(), lb.var()))
-                if prev is not None:
-                    flick.append((np.abs(ga - prev[0])[inside].mean(), np.abs(gb - prev[1])[inside].mean()))
-            prev = (ga, gb)
-    s, f = np.array(sharp), np.array(flick)
-    return float(s[:, 1].mean() / s[:, 0].mean()), float(f[:, 1].mean() / f[:, 0].mean())
 
 
 def main() -> None:
@@ -72,7 +37,6 @@ def main() -> None:
     clip = asset_path(args.clip) if args.clip in ASSETS else Path(args.clip)
     judges = {"face-api": load_emotion_model("faceapi").eval(), "fer": load_emotion_model("fer").eval()}
     identity = FaceIdentity()
-    ovals = outlines(clip)
 
     def measure(path: Path) -> dict:
         return {k: measure_video(path, j, identity=identity if k == "face-api" else None) for k, j in judges.items()}
@@ -100,8 +64,8 @@ def main() -> None:
             ids = source["face-api"].identity, got["face-api"].identity
             if ids[0] is not None and ids[1] is not None:
                 line += f", identity {np.linalg.norm(ids[0] - ids[1]):.3f}"
-            sharp, flicker = realism(clip, out, ovals)
-            line += f", sharpness x{sharp:.2f}, flicker x{flicker:.2f}"
+            r = realism_scores(got["face-api"].realism, source["face-api"].realism)
+            line += f", sharpness x{r.sharpness_ratio:.2f}, flicker x{r.flicker_ratio:.2f}"
             print(line, flush=True)
 
 

@@ -20,14 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import wav2lip_emotion
 from wav2lip_emotion.assets import asset_path
-from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces.occluders import OccluderDetector
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video
-from wav2lip_emotion.translation.mesh_engine import MeshEngine
+from wav2lip_emotion.translation.mesh_engine import MeshEngine, track_faces
 
 
 def looped(out: Path, source: Path, frames: int) -> Path:
@@ -54,17 +51,12 @@ def plain_pass(clip: Path, out: Path) -> float:
 
 
 def warp_alone(clip: Path, to: str, frames: int = 60) -> tuple[float, float]:
-    tracker = FaceTracker()
-    rgbs, lms, valid, times = [], [], [], []
     with VideoReader(clip, max_frames=frames) as reader:
-        for f in reader:
-            obs = tracker.update(f.rgb, f.time)
-            rgbs.append(f.rgb)
-            valid.append(obs.found)
-            lms.append(obs.landmarks if obs.found else np.zeros((468, 3)))
-            times.append(f.time)
+        decoded = list(reader)  # a short clip, decoded once so that only the warp is timed
+    lms, valid, times = track_faces(decoded)
+    rgbs = [f.rgb for f in decoded]
     engine = MeshEngine(to)
-    plan = engine.plan(np.stack(lms), np.array(valid), np.array(times))
+    plan = engine.plan(lms, valid, times)
     edit_ms, occ_ms = [], []
     occluders = OccluderDetector()
     for i, (rgb, lm) in enumerate(zip(rgbs, lms, strict=True)):

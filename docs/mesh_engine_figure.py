@@ -16,24 +16,20 @@ from wav2lip_emotion.emotions import EMOTIONS
 from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces.occluders import OccluderDetector
 from wav2lip_emotion.media import VideoReader, read_image, write_image
-from wav2lip_emotion.translation.mesh_engine import MeshEngine
+from wav2lip_emotion.translation.mesh_engine import MeshEngine, track_faces
 
 DOCS = Path(__file__).parent
 ORDER = ["source", *[e for e in EMOTIONS if e != "neutral"], "neutral"]
 CELL = 200
 
 
-def clip_track(name: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    tracker = FaceTracker()
-    frames, lms, valid, times = [], [], [], []
+def clip_track(name: str, keep: set[int]) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """The clip's tracked faces, and only the frames in ``keep`` (never the whole clip in memory)."""
     with VideoReader(asset_path(name)) as reader:
-        for f in reader:
-            obs = tracker.update(f.rgb, f.time)
-            frames.append(f.rgb)
-            valid.append(obs.found)
-            lms.append(obs.landmarks if obs.found else np.zeros((468, 3)))
-            times.append(f.time)
-    return frames, np.stack(lms), np.array(valid), np.array(times)
+        lms, valid, times = track_faces(reader)
+    with VideoReader(asset_path(name)) as reader:
+        frames = {f.index: f.rgb for f in reader if f.index in keep}
+    return frames, lms, valid, times
 
 
 def crop(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
@@ -72,13 +68,14 @@ def header() -> np.ndarray:
 def main() -> None:
     rows = []
     for name, indices in (("single_face", [6, 60]), ("movie_hello", [45, 200])):
-        rows += row(*clip_track(name), indices)
+        keep = {j for i in indices for j in range(max(0, i - 5), i + 1)}
+        rows += row(*clip_track(name, keep), indices)
     write_image(DOCS / "mesh_engine_clips.png", np.concatenate([header(), *rows], 0))
     rows = []
     for name in ("grace_hopper", "feat_happy"):
         img = read_image(asset_path(name))
         obs = FaceTracker().update(img, 0.0)
-        rows += row([img], obs.landmarks[None], np.array([True]), np.array([0.0]), [0])
+        rows += row({0: img}, obs.landmarks[None], np.array([True]), np.array([0.0]), [0])
     write_image(DOCS / "mesh_engine_photos.png", np.concatenate([header(), *rows], 0))
 
 

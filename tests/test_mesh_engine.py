@@ -20,7 +20,7 @@ from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces.warp import backward_map, flipped_triangles, fold_guard, triangulate
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image, write_image
 from wav2lip_emotion.translation import TranslateConfig
-from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine
+from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine, track_faces
 
 FRAMES = 24
 
@@ -45,16 +45,10 @@ def clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def track(clip) -> dict:
-    tracker = FaceTracker()
-    frames, lms, valid, times = [], [], [], []
     with VideoReader(clip) as reader:
-        for f in reader:
-            obs = tracker.update(f.rgb, f.time)
-            frames.append(f.rgb)
-            valid.append(obs.found)
-            lms.append(obs.landmarks if obs.found else np.zeros((468, 3)))
-            times.append(f.time)
-    return {"frames": frames, "landmarks": np.stack(lms), "valid": np.array(valid), "times": np.array(times)}
+        decoded = list(reader)  # 24 frames
+    landmarks, valid, times = track_faces(decoded)
+    return {"frames": [f.rgb for f in decoded], "landmarks": landmarks, "valid": valid, "times": times}
 
 
 @pytest.fixture(scope="module")

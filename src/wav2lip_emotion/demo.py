@@ -434,7 +434,7 @@ def frame_grid(clip: Path, rows: Sequence[DemoRow], boxes: dict[int, np.ndarray]
     """Face crops over time (matplotlib): the source row, then one row per result; columns = moments."""
     from matplotlib.figure import Figure
 
-    from .atomic import atomic_path
+    from .evaluation.wild import save_figure
 
     fps = _probe(clip).fps or 25.0
     lines = [("source\n(movie-hello.mp4)", clip)] + [
@@ -456,17 +456,14 @@ def frame_grid(clip: Path, rows: Sequence[DemoRow], boxes: dict[int, np.ndarray]
             if c == 0:
                 ax.set_ylabel(label, fontsize=9, rotation=0, ha="right", va="center")
     fig.suptitle("movie-hello.mp4 (CC-BY-SA-4.0): the face over time, source and translations", fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, suffix=".tmp.png") as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    return save_figure(fig, path)
 
 
 def emotion_plot(source: VideoMeasurement, results: Sequence[tuple[DemoRow, VideoMeasurement]], path: Path) -> Path:
     """The judge's per-frame probability of every class (matplotlib): the source, then each result."""
     from matplotlib.figure import Figure
 
-    from .atomic import atomic_path
+    from .evaluation.wild import save_figure
     from .perception.emotions import parse_emotion
     from .visual import EMOTION_COLOURS
 
@@ -487,10 +484,7 @@ def emotion_plot(source: VideoMeasurement, results: Sequence[tuple[DemoRow, Vide
         ax.grid(alpha=0.3)
     axes[0].legend(loc="upper left", fontsize="small", ncol=4)
     axes[-1].set_xlabel("time (s)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, suffix=".tmp.png") as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    return save_figure(fig, path)
 
 
 # -------------------------------------------------------------------------------------- the report

@@ -320,6 +320,11 @@ def frame_plot(title: str, destination: str, series: Sequence[tuple[str, VideoMe
     axes[0].set_title(title)
     axes[0].legend(loc="upper left", fontsize="small", ncol=3)
     axes[-1].set_xlabel("time (s)")
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write a matplotlib Figure as a PNG, atomically (its folder made if needed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".tmp.png") as tmp:
         fig.savefig(tmp, format="png")

@@ -173,9 +173,10 @@ _FOREHEAD = {
     "AU1": (Handle((108, 69), 0.0, -0.08, sigma=0.1), Handle((151,), 0.0, -0.06, mirror=False, sigma=0.1)),
     "AU2": (Handle((104, 68, 71), 0.0, -0.05, sigma=0.1),),
 }
-#: ... and the lip midline is held only where it is: the world's wide hold (weight 8 at the default
-#: spread) also held the lip corners back to a ninth of their motion on real mouths
-_LIP_MIDLINE_NARROW = Handle((0, 13, 14, 17), 0.0, 0.0, mirror=False, weight=8.0, sigma=0.05)
+#: ... and the lip midline is held more gently: the world's wide hold (weight 8 at the default spread)
+#: held real lip corners back to a ninth of their motion, while a hold on the midline points alone
+#: bent the lips into a peak (a frown's upper lip turned into a V)
+_LIP_MIDLINE_NARROW = Handle((0, 13, 14, 17), 0.0, 0.0, mirror=False, weight=3.0, sigma=0.09)
 
 
 #: ... and the lower face outline stays where it is when the lip corners move: pulled in with them, it

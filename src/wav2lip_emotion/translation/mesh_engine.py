@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,8 @@ class MeshPlan:
     #: the warp's triangulation [T, 3] over the control points (see :func:`control_points`), fixed
     #: for the clip so that it does not change from frame to frame
     triangles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int32))
+    #: the mouth's opening at rest (IOD): a clip's least open (5th percentile), a photo's closed
+    jaw_rest: float = 0.0
 
     def local_displacement(self, i: int) -> np.ndarray:
         """Displacement [468, 2] (IOD, face frame) of frame ``i``'s landmarks."""
@@ -102,9 +104,7 @@ class MeshPlan:
         # clip, so that the opening keeps its course over time
         gain = self.gain
         if gain != 1.0:
-            # a clip's mouth rests at its least open; a photo's (one frame) at closed
-            rest = float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0
-            opening = max(0.0, float(fit.jaw[i]) - rest)
+            opening = max(0.0, float(fit.jaw[i]) - self.jaw_rest)
             delta += fit.speech_basis["jaw"] * (k * (gain - 1.0) * opening)
         return _uncross_lips(fit.local[i, :, :2], delta)
 
@@ -156,6 +156,7 @@ class MeshEngine:
             target=target,
             gain=gain,
             triangles=triangulate(layout),
+            jaw_rest=float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0,
         )
 
     def _steady(self, occ: np.ndarray, i: int, region: tuple[int, int, int, int], centre: np.ndarray) -> np.ndarray:
@@ -289,7 +290,13 @@ class MeshRun:
 Progress = Callable[[int, int | None], None]
 
 
-def _track(frames: Any, tracker: FaceTracker, count: int | None, tick: Callable[[], None]) -> tuple[Any, ...]:
+def track_faces(
+    frames: Iterable[Any], tracker: FaceTracker | None = None, tick: Callable[[], None] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Track the face through ``frames`` (objects with ``rgb`` and ``time``, e.g. a VideoReader's):
+    (landmarks [n, 468, 3] float32, zeros where no face; found [n] bool; times [n] seconds), what
+    :meth:`MeshEngine.plan` takes. Only the landmarks are kept, never the frames."""
+    tracker = tracker or FaceTracker()
     lms: list[np.ndarray] = []
     valid: list[bool] = []
     times: list[float] = []
@@ -298,7 +305,8 @@ def _track(frames: Any, tracker: FaceTracker, count: int | None, tick: Callable[
         valid.append(bool(obs.found and obs.landmarks is not None))
         lms.append(obs.landmarks.astype(np.float32) if valid[-1] else np.zeros((468, 3), np.float32))
         times.append(frame.time)
-        tick()
+        if tick is not None:
+            tick()
     return np.stack(lms) if lms else np.zeros((0, 468, 3), np.float32), np.array(valid, bool), np.array(times)
 
 
@@ -340,7 +348,7 @@ def translate_mesh(
     try:
         t0 = time.perf_counter()
         with VideoReader(input_path) as reader:
-            landmarks, valid, times = _track(iter(reader), tracker, total, tick)
+            landmarks, valid, times = track_faces(reader, tracker, tick)
         run.track_seconds = time.perf_counter() - t0
         run.frames = len(valid)
         if run.frames == 0:
