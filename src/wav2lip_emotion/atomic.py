@@ -2,7 +2,8 @@
 
 Everything is written to a temporary file in the destination directory (never at a fixed path) and
 renamed into place only when complete; on any failure the temporary file is removed and an existing
-file at the destination is left untouched.
+file at the destination is left untouched. The finished file gets the mode any file the user creates
+gets (0666 less the umask), not ``mkstemp``'s private 0600.
 """
 
 from __future__ import annotations
@@ -28,10 +29,29 @@ def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc allows (Linux), else by setting it back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode of a new regular file under the current umask (0644 under the usual 022)."""
+    return 0o666 & ~current_umask()
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MediaError
+from .messages import first_line
 
 SAMPLE_RATE = 16_000
 MEL_STEPS_PER_SECOND = 80  # SAMPLE_RATE / hop size
@@ -56,7 +57,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
-        raise MediaError(f"{path}: cannot be opened as audio or video ({_short(exc)})") from None
+        raise MediaError(f"{path}: cannot be opened as audio or video ({first_line(exc)})") from None
     chunks: list[np.ndarray] = []
     try:
         with container:
@@ -72,14 +73,10 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
             for out in resampler.resample(None):  # flush
                 chunks.append(out.to_ndarray().mean(axis=0))
     except av.error.FFmpegError as exc:
-        raise MediaError(f"{path}: audio stream is corrupt or truncated ({_short(exc)})") from None
+        raise MediaError(f"{path}: audio stream is corrupt or truncated ({first_line(exc)})") from None
     if not chunks:
         raise MediaError(f"{path}: the audio stream holds no samples")
     return np.concatenate(chunks).astype(np.float32, copy=False)
-
-
-def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- mel spectrogram

@@ -18,6 +18,7 @@ import json
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from torch import nn
 from . import __version__
 from .atomic import atomic_path
 from .errors import CheckpointError, ConfigError
+from .messages import first_line, listing
 from .models import MODEL_REGISTRY, PROFILES, DiscriminatorForm, ModelProfile, build_model, get_profile
 
 FORMAT_NAME = "wav2lip-emotion"
@@ -65,6 +67,12 @@ class Checkpoint:
 # --------------------------------------------------------------------------- reading
 
 
+def shipped_weights(name: str) -> Path | None:
+    """The file ``name`` among the weights shipped inside the package (``wav2lip_emotion/weights/``), or None."""
+    path = Path(str(resources.files("wav2lip_emotion") / "weights" / name))
+    return path if path.is_file() else None
+
+
 def read_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint of either format without building a model. Raises CheckpointError."""
     path = Path(path)
@@ -89,7 +97,7 @@ def _read_safetensors(path: Path) -> Checkpoint:
             meta = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no items())
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({_first_line(exc)})") from None
+        raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({first_line(exc)})") from None
     if _METADATA_KEY not in meta:
         return Checkpoint(path, "native", _detect_kind(tensors), tensors, {})
     try:
@@ -126,7 +134,7 @@ def torch_load_weights(path: str | Path) -> Any:
             ) from None
         raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({_unpickler_reason(exc)})") from None
     except Exception as exc:  # the safe unpickler raises many types on junk bytes; all mean "unreadable"
-        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({_first_line(exc)})") from None
+        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({first_line(exc)})") from None
 
 
 def _unpickler_reason(exc: BaseException) -> str:
@@ -137,7 +145,7 @@ def _unpickler_reason(exc: BaseException) -> str:
             rest = line.split("WeightsUnpickler error:", 1)[1].strip()
             following = [x for x in lines[k + 1 :] if x]
             return (rest or (following[0] if following else "unreadable"))[:200]
-    return _first_line(exc)
+    return first_line(exc)
 
 
 def fit_state_dict(
@@ -151,9 +159,6 @@ def fit_state_dict(
     first few offending keys.
     """
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-    def listing(keys: list[str]) -> str:
-        return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
 
     unexpected = [k for k in state if k not in want]
     missing = [k for k in want if k not in state and not k.endswith("num_batches_tracked")]
@@ -232,11 +237,6 @@ def _options_from_tensors(kind: str, state: Mapping[str, torch.Tensor]) -> dict[
 
 def _is_buffer(key: str) -> bool:
     return key.endswith(("running_mean", "running_var", "num_batches_tracked"))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- building

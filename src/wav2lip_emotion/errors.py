@@ -31,6 +31,10 @@ class DataError(Wav2LipEmotionError, ValueError):
     """Dataset contents cannot be used: a malformed or unknown file-list entry, or no usable videos or pairs."""
 
 
+class CacheError(Wav2LipEmotionError):
+    """A preprocessed face cache is missing, of another format, or a video in it is damaged."""
+
+
 class TrainingError(Wav2LipEmotionError):
     """A training run cannot go on (a NaN loss, a checkpoint that does not fit the config, ...)."""
 

@@ -34,14 +34,10 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_json_atomic
-from ..errors import Wav2LipEmotionError
+from ..errors import CacheError
 
 CACHE_FORMAT = "wav2lip-emotion-face-cache"
 CACHE_VERSION = 1
-
-
-class CacheError(Wav2LipEmotionError):
-    """The cache directory is missing, of another format, or a video in it is damaged."""
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from ..errors import ConfigError, DataError
+from ..messages import listing as _listing
 from ..perception.emotions import EMOTIONS, parse_emotion
 from .records import VideoRecord
-from .records import listing as _listing
 
 Role = Literal["destination", "source"]
 TargetRole = Literal["destination", "source", "aligned"]
@@ -434,9 +434,7 @@ class PairIndex:
         per_actor: dict[str, set[str]] = defaultdict(set)
         for (actor, _s, _v), group in self.groups.items():
             per_actor[actor].update(f"{e}/{lv}" for e, lv in group)
-        found = "; ".join(f"{a}: {', '.join(sorted(v))}" for a, v in sorted(per_actor.items())[:10]) + (
-            f"; and {len(per_actor) - 10} more actors" if len(per_actor) > 10 else ""
-        )
+        found = _listing([f"{a}: {', '.join(sorted(v))}" for a, v in sorted(per_actor.items())], 10)
         candidates = sorted(r.id for g in self.groups.values() for k, r in g.items() if k in wanted)
         if candidates:
             detail = (

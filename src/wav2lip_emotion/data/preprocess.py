@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, Wav2LipEmotionError
+from ..messages import first_line
 from .cache import CachedVideo, CacheInfo, FaceCache, VideoWriter, clean_partial, write_json_atomic
 from .layouts import SourceVideo, discover, discover_aligned
 
@@ -238,7 +239,7 @@ def preprocess(
             if on_done is not None:
                 on_done(vid)
         else:
-            summary.failed[vid] = str(error).splitlines()[0] if str(error) else type(error).__name__
+            summary.failed[vid] = first_line(error)
         if bar is not None:
             bar.update(1)
 

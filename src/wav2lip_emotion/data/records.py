@@ -7,7 +7,6 @@ Ids are relative-path-like: MEAD and the generated world ``<actor>/<view>/<emoti
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import DataError
@@ -69,9 +68,3 @@ def mead_gender(actor: str) -> str | None:
 
 
 __all__ = ["MEAD_ACTOR", "VideoRecord", "mead_gender"]
-
-
-def listing(items: Sequence[str], limit: int) -> str:
-    """'a, b, c and 4 more': the first ``limit`` items of a list for an error message."""
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")

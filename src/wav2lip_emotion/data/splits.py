@@ -37,8 +37,8 @@ from pathlib import Path
 
 from ..atomic import write_text_atomic
 from ..errors import ConfigError, DataError
+from ..messages import listing as _listing
 from .records import MEAD_ACTOR, VideoRecord, mead_gender
-from .records import listing as _listing
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 #: MEAD's held-out share: 5 of 47 actors each for validation and test

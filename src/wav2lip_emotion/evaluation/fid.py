@@ -542,11 +542,6 @@ def _as_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
     return dict(obj)
 
 
-def _first_few(keys: list[str], n: int = 3) -> str:
-    more = f" and {len(keys) - n} more" if len(keys) > n else ""
-    return ", ".join(keys[:n]) + more
-
-
 def _checked_state(model: FidInceptionV3, state: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
     """``state`` made loadable into ``model`` (counters added, floats as float32), or CheckpointError."""
     fc = state.get("fc.weight")
@@ -555,11 +550,6 @@ def _checked_state(model: FidInceptionV3, state: dict[str, torch.Tensor], path: 
             f"{path}: looks like torchvision's ImageNet Inception-v3 (1000 classes / AuxLogits), not the {_MODEL}"
         )
     return fit_state_dict(model, state, path, f"the {_MODEL}")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 # ------------------------------------------------------------------------------------ feature extractors

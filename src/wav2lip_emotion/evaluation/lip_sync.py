@@ -60,6 +60,7 @@ from ..checkpoints import fit_state_dict, torch_load_weights
 from ..errors import CheckpointError, ConfigError, MediaError
 from ..faces import CropConfig, FaceCrop, FaceTracker
 from ..media import VideoReader, probe_video
+from ..messages import first_line
 from ..models.syncnet import SyncNetExpert, stack_lower_halves
 
 #: frame rate syncnet_python assumes (its MFCC indexing is 4 steps of 10 ms per frame)
@@ -377,17 +378,6 @@ def _strip_prefixes(key: str) -> str:
     return key
 
 
-def _listing(keys: Iterable[str], limit: int = 4) -> str:
-    keys = sorted(keys)
-    more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
 def load_joonson_syncnet(path: str | Path) -> JoonsonSyncNet:
     """The syncnet_python SyncNet with the weights of ``path`` (``syncnet_v2.model``), in eval mode.
 
@@ -418,7 +408,7 @@ def load_joonson_syncnet(path: str | Path) -> JoonsonSyncNet:
     try:
         model.load_state_dict(full, strict=True)
     except RuntimeError as exc:  # e.g. a dtype that cannot be copied into float weights
-        raise CheckpointError(f"{path}: cannot load the tensors ({_first_line(exc)})") from None
+        raise CheckpointError(f"{path}: cannot load the tensors ({first_line(exc)})") from None
     return model.eval()
 
 

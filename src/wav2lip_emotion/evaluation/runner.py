@@ -54,10 +54,10 @@ SHIPPED_EXPERT = "world_syncnet.safetensors"
 
 
 def shipped_expert() -> Path | None:
-    from importlib import resources
+    """The package's own SyncNet expert, or None when this install has none."""
+    from ..checkpoints import shipped_weights
 
-    path = Path(str(resources.files("wav2lip_emotion") / "weights" / SHIPPED_EXPERT))
-    return path if path.is_file() else None
+    return shipped_weights(SHIPPED_EXPERT)
 
 
 @dataclass(kw_only=True)

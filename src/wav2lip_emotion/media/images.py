@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import new_file_mode
 from ..errors import MediaError
+from ..messages import first_line
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".webp", ".tif", ".tiff"})
 _PIL_FORMATS = {
@@ -55,7 +57,7 @@ def read_image(path: str | Path) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         raise MediaError(f"{path}: image is too large ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise MediaError(f"{path}: image is corrupt or truncated ({_first_line(exc)})") from None
+        raise MediaError(f"{path}: image is corrupt or truncated ({first_line(exc)})") from None
 
 
 def _to_rgb(img: object) -> np.ndarray:
@@ -103,29 +105,18 @@ def write_image(path: str | Path, rgb: np.ndarray) -> Path:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as exc:
-        raise MediaError(f"{path}: cannot create a file in {path.parent} ({_first_line(exc)})") from None
+        raise MediaError(f"{path}: cannot create a file in {path.parent} ({first_line(exc)})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             image.save(fh, format=fmt, **options)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except (OSError, ValueError) as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise MediaError(f"{path}: cannot write the image ({_first_line(exc)})") from None
+        raise MediaError(f"{path}: cannot write the image ({first_line(exc)})") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     return path
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _umask() -> int:
-    from .video import _umask as umask
-
-    return umask()

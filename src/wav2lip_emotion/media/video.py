@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import new_file_mode
 from ..errors import ConfigError, MediaError
 
 # codecs copied packet for packet into the MP4 output; anything else is transcoded to AAC
@@ -686,7 +687,7 @@ class VideoWriter:
             if self._src is not None:
                 self._src.close()
                 self._src = None
-            os.chmod(self._tmp, 0o666 & ~_umask())
+            os.chmod(self._tmp, new_file_mode())
             os.replace(self._tmp, self.path)
         except (av.error.FFmpegError, OSError) as exc:
             self.abort()
@@ -760,14 +761,3 @@ def _describe(exc: BaseException) -> str:
 def _remove_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where /proc allows (Linux), else the usual 022."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022

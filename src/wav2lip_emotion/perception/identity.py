@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import ConfigError, MediaError
+from ..messages import first_line
 
 #: dlib's same-person threshold: descriptors closer than this are the same person
 SAME_PERSON_THRESHOLD = 0.6
@@ -363,7 +364,7 @@ def _load(kind: Any, path: Path) -> Any:
     try:
         return kind(str(path))
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ConfigError(f"{path}: not a dlib {kind.__name__} model ({first})") from None
 
 

@@ -39,6 +39,7 @@ from ..atomic import atomic_path, write_json_atomic, write_text_atomic
 from ..checkpoints import load_discriminator, load_syncnet, read_checkpoint, save_model
 from ..devices import pick_device
 from ..errors import CheckpointError, ConfigError, TrainingError
+from ..messages import first_line
 from ..models import ConditionalGenerator, QualityDiscriminator, SyncNetExpert, Wav2LipGenerator, get_profile
 from ..models.syncnet import stack_lower_halves, sync_probability
 from ..perception.emotions import EMOTIONS, load_emotion_model
@@ -710,10 +711,10 @@ def init_generator(gen: nn.Module, path: str | Path) -> nn.Module:
     except (RuntimeError, CheckpointError) as exc:
         if isinstance(exc, CheckpointError) and "conditional generator cannot" in str(exc):
             raise
-        first = str(exc).strip().splitlines()[0]
+        first = first_line(exc)
         name = getattr(profile, "name", "?")
         raise CheckpointError(
-            f"{path}: does not fit a {name!r} profile generator ({first[:200]}); set model.profile to the checkpoint's"
+            f"{path}: does not fit a {name!r} profile generator ({first}); set model.profile to the checkpoint's"
         ) from None
     return gen
 

@@ -33,6 +33,7 @@ from ..errors import ConfigError, MediaError, TranslationError
 from ..faces import CropConfig, FaceCrop, FaceObservation, FaceTracker, MaskMode, full_mask, paste_back
 from ..media import VideoReader, VideoWriter, is_image_path, probe_video
 from ..media.video import MP4_AUDIO_COPY_CODECS
+from ..messages import listing
 from .config import TranslateConfig
 from .translator import EmotionTranslator, MaskProbe
 
@@ -104,9 +105,8 @@ class TranslateResult:
             + (f"; {self.beyond_audio} frames beyond the end of the audio" if self.beyond_audio else ""),
         ]
         if self.missing_ranges:
-            shown = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.missing_ranges[:10])
-            more = f" and {len(self.missing_ranges) - 10} more" if len(self.missing_ranges) > 10 else ""
-            lines.append(f"  no face in frames {shown}{more}")
+            shown = listing([f"{a}" if a == b else f"{a}-{b}" for a, b in self.missing_ranges], 10)
+            lines.append(f"  no face in frames {shown}")
         lines.append(
             f"  {self.seconds:.1f} s, {self.frames_per_second:.1f} frames/s "
             + (

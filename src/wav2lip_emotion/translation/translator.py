@@ -10,7 +10,6 @@ The video pipeline around it is :mod:`.pipeline`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoints import KIND_NAMES, load_generator_checkpoint
+from ..checkpoints import KIND_NAMES, load_generator_checkpoint, shipped_weights
 from ..devices import pick_device
 from ..errors import TranslationError
 from ..faces import MaskMode
@@ -31,8 +30,7 @@ SHIPPED_MODEL = "world_conditional.safetensors"
 
 def shipped_checkpoint() -> Path | None:
     """The package's own pretrained generator, or None when this install has none."""
-    path = Path(str(resources.files("wav2lip_emotion") / "weights" / SHIPPED_MODEL))
-    return path if path.is_file() else None
+    return shipped_weights(SHIPPED_MODEL)
 
 
 @dataclass(frozen=True)
