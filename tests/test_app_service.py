@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from wav2lip_emotion.app import AppError, AppOptions, AppService, JobRunner, JobState, Limits
-from wav2lip_emotion.app.inputs import EngineCatalogue, check_media, inside, public_message, safe_stem
+from wav2lip_emotion.app.inputs import EMOTION_CHOICES, EngineCatalogue, check_media, inside, public_message, safe_stem
 from wav2lip_emotion.app.jobs import JobStatus
 from wav2lip_emotion.app.service import emotion_rows, error_of, plot_style, progress_of, realism_markdown
 from wav2lip_emotion.cli import main
+from wav2lip_emotion.emotions import EMOTIONS
 from wav2lip_emotion.errors import MediaError
 from wav2lip_emotion.media import VideoWriter, write_image
 
@@ -65,6 +66,10 @@ def test_check_media_limits_and_kinds(tmp_path):
         check_media(big, "big.mp4", Limits(max_bytes=1024 * 1024))
     photo = write_image(tmp_path / "face.png", np.zeros((30, 40, 3), np.uint8))
     assert check_media(photo, "face.png", Limits()).kind == "image"
+
+
+def test_the_menu_offers_every_emotion_of_the_vocabulary():
+    assert sorted(EMOTION_CHOICES) == sorted(EMOTIONS) and EMOTION_CHOICES[0] == "happy"
 
 
 def test_paths_and_names():

@@ -13,7 +13,7 @@ from wav2lip_emotion.checkpoints import (
     read_checkpoint,
     save_model,
 )
-from wav2lip_emotion.errors import CheckpointError
+from wav2lip_emotion.errors import CheckpointError, ConfigError
 from wav2lip_emotion.models import (
     ConditionalGenerator,
     ModelProfile,
@@ -198,7 +198,8 @@ def test_bad_conditions_raise_clear_errors(conditioned):
         ({"target": True}, "not a bool"),
     ]
     for kwargs, message in cases:
-        with pytest.raises(ValueError, match=message):
+        # ConfigError, like every other bad setting of the package (it is also a ValueError)
+        with pytest.raises(ConfigError, match=message):
             conditioned(audio, faces, **kwargs)
 
 

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from wav2lip_emotion.audio import mel_start_index, sync_mel_windows
-from wav2lip_emotion.data.cache import CachedVideo, CacheInfo, FaceCache, VideoWriter, write_json_atomic
+from wav2lip_emotion.data.cache import CachedVideo, CacheInfo, FaceCache, FaceCacheWriter, write_json_atomic
 from wav2lip_emotion.data.dataset import DataError, SampleConfig, TalkingFaceDataset, _audio_ok
 from wav2lip_emotion.errors import ConfigError, Wav2LipEmotionError
 from wav2lip_emotion.perception.emotions import EMOTIONS
@@ -53,7 +53,7 @@ def add_video(
     level: int | None = None,
 ) -> None:
     """Frame i: channel 0 = 100 everywhere except pixel (0, 0) = i; channel 1 = ``fill``; channel 2 = 200."""
-    writer = VideoWriter(root, vid, S)
+    writer = FaceCacheWriter(root, vid, S)
     for i in range(frames):
         if i in no_face:
             writer.add(None, None)

@@ -27,8 +27,9 @@ SAMPLES: dict[str, str] = {
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 UPLOAD_SUFFIXES = VIDEO_SUFFIXES + IMAGE_SUFFIXES
-#: destination emotions offered (the engine says which it can do)
-EMOTIONS = ("happy", "sad", "neutral", "angry", "surprised", "fear", "disgusted", "contempt")
+#: destination emotions in the order the menu offers them (all 8 of wav2lip_emotion.emotions.EMOTIONS;
+#: the engine says which it can do)
+EMOTION_CHOICES = ("happy", "sad", "neutral", "angry", "surprised", "fear", "disgusted", "contempt")
 MESH_LABEL = "mesh (no model; any video or photo)"
 
 

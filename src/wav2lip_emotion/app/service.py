@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import Wav2LipEmotionError
 from .inputs import (
-    EMOTIONS,
+    EMOTION_CHOICES,
     SAMPLES,
     CheckedInput,
     EngineCatalogue,
@@ -210,8 +210,8 @@ class AppService:
             raise AppError("upload a video or photo, or pick a sample, first")
         if not session.input.path.is_file():
             raise AppError(f"{session.input.name}: the file is gone; upload it again")
-        if to not in EMOTIONS:
-            raise AppError(f"{to!r}: not one of the emotions ({', '.join(EMOTIONS)})")
+        if to not in EMOTION_CHOICES:
+            raise AppError(f"{to!r}: not one of the emotions ({', '.join(EMOTION_CHOICES)})")
         parse_emotion(to)
         kind, checkpoint = self.engines.resolve(engine)
         try:

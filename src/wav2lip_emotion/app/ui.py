@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from .inputs import EMOTIONS, SAMPLES, UPLOAD_SUFFIXES, CheckedInput
+from .inputs import EMOTION_CHOICES, SAMPLES, UPLOAD_SUFFIXES, CheckedInput
 from .jobs import JobState
 from .service import AppService, emotion_rows, error_of, plot_style, progress_of, realism_markdown
 
@@ -64,7 +64,9 @@ def build(service: AppService) -> gr.Blocks:
                     elem_id="sample",
                 )
                 engine = gr.Dropdown(choices=labels, value=service.engines.default, label="Engine", elem_id="engine")
-                to = gr.Dropdown(choices=list(EMOTIONS), value="happy", label="Destination emotion", elem_id="emotion")
+                to = gr.Dropdown(
+                    choices=list(EMOTION_CHOICES), value="happy", label="Destination emotion", elem_id="emotion"
+                )
                 intensity = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Intensity", elem_id="intensity")
                 schedule = gr.Textbox(
                     label="Intensity over time (optional; replaces the slider)",

@@ -169,7 +169,7 @@ class FaceCache:
         return iter(self.videos.values())
 
 
-class VideoWriter:
+class FaceCacheWriter:
     """Builds one video's cache directory under a temporary name; :meth:`commit` renames it into place.
 
     Frames are appended one at a time to raw files (bounded memory whatever the video's length) and

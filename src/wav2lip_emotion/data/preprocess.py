@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError, Wav2LipEmotionError
 from ..messages import first_line
-from .cache import CachedVideo, CacheInfo, FaceCache, VideoWriter, clean_partial, write_json_atomic
+from .cache import CachedVideo, CacheInfo, FaceCache, FaceCacheWriter, clean_partial, write_json_atomic
 from .layouts import SourceVideo, discover, discover_aligned
 
 
@@ -131,7 +131,7 @@ def _take_track(path: Path, config: PreprocessConfig, tracker: Any) -> list[Face
     return _Worker.take[1]
 
 
-def _add(writer: VideoWriter, frame: Any, face: Face | None) -> None:
+def _add(writer: FaceCacheWriter, frame: Any, face: Face | None) -> None:
     if face is None:
         writer.add(None, None)
     else:
@@ -153,7 +153,7 @@ def process_video(video: SourceVideo, config: PreprocessConfig) -> tuple[str, in
     if len(wav) < 16000 * config.min_frames / config.fps:
         raise Wav2LipEmotionError(f"audio of {len(wav) / 16000:.2f} s is too short")
     mel = melspectrogram(wav)
-    writer = VideoWriter(config.out, video.id, config.size)
+    writer = FaceCacheWriter(config.out, video.id, config.size)
     try:
         if video.track_video is None:
             for frame, face in _tracked(video.path, config, tracker):

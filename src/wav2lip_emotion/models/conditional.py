@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
-from ..perception.emotions import EMOTIONS, Emotion, parse_emotion
+from ..emotions import EMOTIONS, Emotion, parse_emotion
+from ..errors import CheckpointError, ConfigError
 from .blocks import fold_time, unfold_time
 from .generator import Wav2LipGenerator
 from .profiles import ModelProfile
@@ -35,9 +35,9 @@ def _emotion_index(value: EmotionLike | None, what: str, allow_unknown: bool) ->
     if value is None:
         if allow_unknown:
             return -1
-        raise ValueError(f"{what} emotion is required (one of {', '.join(EMOTIONS)})")
+        raise ConfigError(f"{what} emotion is required (one of {', '.join(EMOTIONS)})")
     if isinstance(value, bool):
-        raise ValueError(f"{what} emotion must be a name or an index, not a bool ({value!r})")
+        raise ConfigError(f"{what} emotion must be a name or an index, not a bool ({value!r})")
     if isinstance(value, int):
         return value  # range checked by EmotionCondition
     return EMOTIONS.index(parse_emotion(value).value)  # ConfigError (a ValueError) for unknown names
@@ -46,7 +46,7 @@ def _emotion_index(value: EmotionLike | None, what: str, allow_unknown: bool) ->
 def _index_tensor(value: ConditionArg, what: str, allow_unknown: bool, batch: int, device: Any) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
-            raise ValueError(f"{what} emotion indices must be an integer tensor, got dtype {value.dtype}")
+            raise ConfigError(f"{what} emotion indices must be an integer tensor, got dtype {value.dtype}")
         t = value.to(device=device, dtype=torch.long)
     elif isinstance(value, Sequence) and not isinstance(value, str):
         t = torch.tensor([_emotion_index(v, what, allow_unknown) for v in value], dtype=torch.long, device=device)
@@ -59,7 +59,7 @@ def _broadcast(t: torch.Tensor, what: str, batch: int) -> torch.Tensor:
     if t.dim() == 0:
         return t.expand(batch).clone()
     if t.dim() != 1 or t.numel() != batch:
-        raise ValueError(f"{what} must be a scalar or have shape [{batch}] (one per batch item), got {list(t.shape)}")
+        raise ConfigError(f"{what} must be a scalar or have shape [{batch}] (one per batch item), got {list(t.shape)}")
     return t
 
 
@@ -78,14 +78,14 @@ def condition_tensors(
     element) means unknown (index -1). ``intensity`` None means 1.0. ``target`` is required.
     """
     if target is None:
-        raise ValueError(f"a target emotion is required (a name such as 'happy', or an index 0..{len(EMOTIONS) - 1})")
+        raise ConfigError(f"a target emotion is required (a name such as 'happy', or an index 0..{len(EMOTIONS) - 1})")
     tgt = _index_tensor(target, "target", False, batch, device)
     src = _index_tensor(source, "source", True, batch, device)
     if intensity is None:
         inten = torch.ones(batch, device=device)
     elif isinstance(intensity, torch.Tensor):
         if intensity.dtype == torch.bool or intensity.is_complex():
-            raise ValueError(f"intensity must be a float tensor, got dtype {intensity.dtype}")
+            raise ConfigError(f"intensity must be a float tensor, got dtype {intensity.dtype}")
         inten = _broadcast(intensity.to(device=device, dtype=torch.float32), "intensity", batch)
     else:
         inten = _broadcast(torch.tensor(intensity, dtype=torch.float32, device=device), "intensity", batch)
@@ -103,7 +103,7 @@ class EmotionCondition(nn.Module):
     def __init__(self, condition_dim: int = 128, embed_dim: int | None = None) -> None:
         super().__init__()
         if condition_dim < 1:
-            raise ValueError(f"condition_dim must be positive, got {condition_dim}")
+            raise ConfigError(f"condition_dim must be positive, got {condition_dim}")
         self.condition_dim = condition_dim
         self.embed_dim = embed_dim if embed_dim is not None else max(8, condition_dim // 4)
         self.target_embedding = nn.Embedding(len(EMOTIONS) + 1, self.embed_dim)
@@ -117,27 +117,27 @@ class EmotionCondition(nn.Module):
 
     @staticmethod
     def validate(target: torch.Tensor, source: torch.Tensor, intensity: torch.Tensor) -> None:
-        """Raise ValueError naming the first bad value (indices out of range, intensity outside [0, 1])."""
+        """Raise ConfigError naming the first bad value (indices out of range, intensity outside [0, 1])."""
         names = ", ".join(f"{i}={name}" for i, name in enumerate(EMOTIONS))
         for what, t, low in (("target", target, 0), ("source", source, -1)):
             if t.dim() != 1:
-                raise ValueError(f"{what} emotion indices must have shape [B], got {list(t.shape)}")
+                raise ConfigError(f"{what} emotion indices must have shape [B], got {list(t.shape)}")
             if t.is_floating_point() or t.dtype == torch.bool:
-                raise ValueError(f"{what} emotion indices must be integers, got dtype {t.dtype}")
+                raise ConfigError(f"{what} emotion indices must be integers, got dtype {t.dtype}")
             bad = t[(t < low) | (t >= len(EMOTIONS))]
             if bad.numel():
                 allowed = f"-1 (unknown) or {names}" if low < 0 else names
-                raise ValueError(f"{what} emotion index {int(bad[0])} is out of range; expected {allowed}")
+                raise ConfigError(f"{what} emotion index {int(bad[0])} is out of range; expected {allowed}")
         if intensity.dim() != 1:
-            raise ValueError(f"intensity must have shape [B], got {list(intensity.shape)}")
+            raise ConfigError(f"intensity must have shape [B], got {list(intensity.shape)}")
         if not (target.shape == source.shape == intensity.shape):
-            raise ValueError(
+            raise ConfigError(
                 f"target, source and intensity must have the same shape [B], got "
                 f"{list(target.shape)}, {list(source.shape)}, {list(intensity.shape)}"
             )
         bad_i = intensity[~((intensity >= 0) & (intensity <= 1))]  # also catches NaN
         if bad_i.numel():
-            raise ValueError(f"intensity {float(bad_i[0])} is outside [0, 1]")
+            raise ConfigError(f"intensity {float(bad_i[0])} is outside [0, 1]")
 
     def forward(self, target: torch.Tensor, source: torch.Tensor, intensity: torch.Tensor) -> torch.Tensor:
         self.validate(target, source, intensity)
@@ -203,7 +203,7 @@ class ConditionalGenerator(Wav2LipGenerator):
     ) -> torch.Tensor:
         batch = audio.size(0)
         if faces.size(0) != batch:
-            raise ValueError(f"audio and faces have different batch sizes ({batch} and {faces.size(0)})")
+            raise ConfigError(f"audio and faces have different batch sizes ({batch} and {faces.size(0)})")
         tgt, src, inten = condition_tensors(target, source, intensity, batch, faces.device)
         cond = self.conditioning(tgt, src, inten)
         gate = inten.to(faces.dtype)
@@ -217,18 +217,11 @@ class ConditionalGenerator(Wav2LipGenerator):
             faces = fold_time(faces)
         gate = gate.view(-1, 1, 1, 1)
 
-        x = self.audio_encoder(audio)
-        skips = []
-        f = faces
-        for block in self.face_encoder_blocks:
-            f = block(f)
-            skips.append(f)
-        for block, film in zip(self.face_decoder_blocks, self.film, strict=True):
-            h = block(x)
-            gamma, beta = film(cond).to(h.dtype).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
-            h = h * (1 + gate * gamma) + gate * beta
-            x = torch.cat((h, skips.pop()), dim=1)
-        out = self.output_block(x)
+        def film(i: int, h: torch.Tensor) -> torch.Tensor:
+            gamma, beta = self.film[i](cond).to(h.dtype).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
+            return h * (1 + gate * gamma) + gate * beta
+
+        out, x = self.encode_decode(audio, faces, film)
         if self.blend_mask is not None:
             alpha = torch.sigmoid(self.blend_mask(x))
             out = alpha * out + (1 - alpha) * faces[:, :3]

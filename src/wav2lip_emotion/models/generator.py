@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -142,13 +144,29 @@ class Wav2LipGenerator(nn.Module):
             audio = audio.transpose(0, 1).reshape(-1, *audio.shape[2:])
             faces = fold_time(faces)
 
+        out, _ = self.encode_decode(audio, faces)
+        return unfold_time(out, batch) if windowed else out
+
+    def encode_decode(
+        self,
+        audio: torch.Tensor,
+        faces: torch.Tensor,
+        modulate: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The U-Net on folded (4-D) inputs: the output image and the decoder's last features.
+
+        ``modulate(i, h)``, if given, changes decoder step ``i``'s output before its skip connection is
+        joined (the conditional generator's FiLM layers use it).
+        """
         x = self.audio_encoder(audio)
         skips = []
         f = faces
         for block in self.face_encoder_blocks:
             f = block(f)
             skips.append(f)
-        for block in self.face_decoder_blocks:
-            x = torch.cat((block(x), skips.pop()), dim=1)
-        out = self.output_block(x)
-        return unfold_time(out, batch) if windowed else out
+        for i, block in enumerate(self.face_decoder_blocks):
+            h = block(x)
+            if modulate is not None:
+                h = modulate(i, h)
+            x = torch.cat((h, skips.pop()), dim=1)
+        return self.output_block(x), x
