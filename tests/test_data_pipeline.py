@@ -11,7 +11,7 @@ from wav2lip_emotion.data.cache import FaceCache
 from wav2lip_emotion.data.dataset import SampleConfig, TalkingFaceDataset
 from wav2lip_emotion.data.pairing import PairIndex, PairingConfig
 from wav2lip_emotion.data.splits import read_splits, split_by_actor, write_filelists
-from wav2lip_emotion.perception.emotions import EMOTIONS
+from wav2lip_emotion.emotions import EMOTIONS
 
 
 @pytest.fixture(scope="module")

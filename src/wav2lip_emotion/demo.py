@@ -77,7 +77,7 @@ class DemoConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        from .perception.emotions import parse_emotion
+        from .emotions import parse_emotion
 
         self.out = Path(self.out)
         if self.checkpoint is not None:
@@ -463,8 +463,8 @@ def emotion_plot(source: VideoMeasurement, results: Sequence[tuple[DemoRow, Vide
     """The judge's per-frame probability of every class (matplotlib): the source, then each result."""
     from matplotlib.figure import Figure
 
+    from .emotions import parse_emotion
     from .evaluation.wild import save_figure
-    from .perception.emotions import parse_emotion
     from .visual import EMOTION_COLOURS
 
     panels = [("source (movie-hello.mp4)", None, source)] + [

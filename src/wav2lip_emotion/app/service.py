@@ -203,7 +203,7 @@ class AppService:
         source: str | None = None,
     ) -> str:
         """Queue a translation of the session's input; the job id."""
-        from ..perception.emotions import parse_emotion
+        from ..emotions import parse_emotion
 
         session = self.session(key)
         if session.input is None:

@@ -349,8 +349,9 @@ def _cached_source(source: Path, judge: Any, identity: Any, extractor: Any, repo
 
 def analyse(source: Path, result: Path, to: str, report: Reporter, total: int | None) -> dict[str, Any]:
     """Per-frame judge probabilities of source and result, and the realism checks."""
+    from ..emotions import parse_emotion
     from ..evaluation.fid import make_feature_extractor
-    from ..perception.emotions import load_emotion_model, parse_emotion
+    from ..perception.emotions import load_emotion_model
     from ..perception.identity import FaceIdentity
 
     report("loading the emotion judge", 0, None)

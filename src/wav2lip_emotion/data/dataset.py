@@ -47,8 +47,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ..audio import MEL_STEPS_PER_SECOND, MEL_WINDOW, mel_start_index, sync_mel_windows
+from ..emotions import EMOTIONS, Emotion, parse_emotion
 from ..errors import CacheError, ConfigError, DataError
-from ..perception.emotions import EMOTIONS, Emotion, parse_emotion
 from .cache import FaceCache
 
 log = logging.getLogger(__name__)

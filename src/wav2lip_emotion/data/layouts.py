@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..emotions import parse_emotion
 from ..errors import ConfigError
-from ..perception.emotions import parse_emotion
 
 LAYOUTS = ("mead", "lrs2", "world")
 _AUDIO_SUFFIXES = (".m4a", ".wav", ".aac", ".mp3", ".flac")

@@ -26,9 +26,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from ..emotions import EMOTIONS, parse_emotion
 from ..errors import ConfigError, DataError
 from ..messages import listing as _listing
-from ..perception.emotions import EMOTIONS, parse_emotion
 from .records import VideoRecord
 
 Role = Literal["destination", "source"]

@@ -21,8 +21,8 @@ from ..data.layouts import SourceVideo, discover
 from ..data.pairing import PAPER_PAIRS
 from ..data.records import VideoRecord
 from ..data.splits import read_splits, split_by_actor
+from ..emotions import parse_emotion
 from ..errors import ConfigError, DataError
-from ..perception.emotions import parse_emotion
 
 #: the built-in baselines
 BASELINES = ("ground-truth", "copy")

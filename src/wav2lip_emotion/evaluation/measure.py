@@ -128,7 +128,7 @@ class VideoMeasurement:
 
     def class_probability(self, judge: EmotionClassifier | None, emotion: str) -> np.ndarray:
         """[N] probability of ``emotion`` (our name or a synonym) per frame."""
-        from ..perception.emotions import parse_emotion
+        from ..emotions import parse_emotion
 
         name = parse_emotion(emotion).value
         for i, c in enumerate(self.classes):
@@ -137,7 +137,7 @@ class VideoMeasurement:
         raise KeyError(f"judge {self.judge} has no class {emotion!r}")
 
     def top_classes(self) -> list[str | None]:
-        from ..perception.emotions import parse_emotion
+        from ..emotions import parse_emotion
 
         return [
             parse_emotion(self.classes[int(np.argmax(row))]).value if np.isfinite(row).all() else None

@@ -59,7 +59,7 @@ def emotion_scale(probs_mean: dict[str, float]) -> float:
 
 def affect_of(m: VideoMeasurement) -> tuple[float, float]:
     """Per-video (valence, arousal) of the circumplex proxy over the frames with a face."""
-    from ..perception.emotions import parse_emotion
+    from ..emotions import parse_emotion
 
     ok = np.isfinite(m.probs).all(axis=1)
     names = [parse_emotion(c).value for c in m.classes]
@@ -68,7 +68,7 @@ def affect_of(m: VideoMeasurement) -> tuple[float, float]:
 
 
 def mean_probabilities(m: VideoMeasurement) -> dict[str, float]:
-    from ..perception.emotions import parse_emotion
+    from ..emotions import parse_emotion
 
     ok = np.isfinite(m.probs).all(axis=1)
     means = m.probs[ok].mean(axis=0) if ok.any() else np.full(len(m.classes), np.nan)

@@ -20,9 +20,9 @@ from ..data.dataset import Sample, SampleConfig, TalkingFaceDataset
 from ..data.pairing import PairIndex, PairingConfig
 from ..data.records import VideoRecord
 from ..data.splits import Splits, read_splits, split_by_actor
+from ..emotions import EMOTIONS
 from ..errors import ConfigError, DataError
 from ..models.profiles import get_profile
-from ..perception.emotions import EMOTIONS
 from .config import TrainConfig
 
 log = logging.getLogger(__name__)

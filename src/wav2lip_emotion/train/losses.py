@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..emotions import EMOTIONS
 from ..models.syncnet import stack_lower_halves, sync_probability
-from ..perception.emotions import EMOTIONS, EmotionClassifier
+from ..perception.emotions import EmotionClassifier
 
 
 @dataclass

@@ -38,11 +38,12 @@ from tqdm import tqdm
 from ..atomic import atomic_path, write_json_atomic, write_text_atomic
 from ..checkpoints import load_discriminator, load_syncnet, read_checkpoint, save_model
 from ..devices import pick_device
+from ..emotions import EMOTIONS
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..messages import first_line
 from ..models import ConditionalGenerator, QualityDiscriminator, SyncNetExpert, Wav2LipGenerator, get_profile
 from ..models.syncnet import stack_lower_halves, sync_probability
-from ..perception.emotions import EMOTIONS, load_emotion_model
+from ..perception.emotions import load_emotion_model
 from .config import TrainConfig, load_config
 from .data import NEUTRAL_INDEX, StepBatchSampler, TrainData, build_data, resolve_targets
 from .logbook import RunLog, sample_grid

@@ -28,9 +28,9 @@ import cv2
 import numpy as np
 
 from ..atomic import atomic_path, write_json_atomic
+from ..emotions import parse_emotion
 from ..errors import ConfigError
 from ..media import VideoWriter
-from ..perception.emotions import parse_emotion
 from .rig import FaceRig, RigFrame, emotion_aus
 
 MEAD_NEUTRAL_LEVEL = 1  # MEAD has one intensity for neutral
