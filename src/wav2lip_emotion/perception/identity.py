@@ -182,7 +182,7 @@ class FaceIdentity:
     @staticmethod
     def _model_path(given: Path | None, asset: str) -> Path:
         if given is None:
-            from ..assets import asset_path
+            from ..assets.store import asset_path
 
             return asset_path(asset)
         if not given.is_file():

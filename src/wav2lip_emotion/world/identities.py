@@ -316,7 +316,7 @@ class Candidate:
 
 
 def _candidates() -> list[Candidate]:
-    from ..assets import asset_path
+    from ..assets.store import asset_path
     from ..media import read_image
 
     out: list[Candidate] = []

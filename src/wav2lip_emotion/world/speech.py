@@ -169,7 +169,7 @@ def cut_utterances(
 def _real_cuts(
     min_seconds: float, max_seconds: float
 ) -> tuple[tuple[str, np.ndarray, tuple[tuple[int, int], ...]], ...]:
-    from ..assets import asset_path
+    from ..assets.store import asset_path
 
     out = []
     for asset, prefix in REAL_SOURCES:
