@@ -105,6 +105,11 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
 
 
+def _hold(active: np.ndarray, frames: int) -> np.ndarray:
+    """Hangover: frame i is on when any of frames i - ``frames`` .. i is on."""
+    return np.convolve(active, np.ones(frames + 1, dtype=np.int64))[: len(active)] > 0
+
+
 def speech_segments(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple[float, float]]:
     """Energy-based voice activity: (start, end) seconds of speech separated by pauses >= 150 ms.
 
@@ -122,9 +127,7 @@ def speech_segments(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple
     for s, e in _runs(active):
         if (e - s) * _VAD_FRAME_S < _VAD_MIN_BURST_S:
             active[s:e] = False
-    # hangover: frame i is held on when any of frames i - hang .. i is active
-    hang = round(_VAD_HANGOVER_S / _VAD_FRAME_S)
-    held = np.convolve(active, np.ones(hang + 1, dtype=np.int64))[: len(active)] > 0
+    held = _hold(active, round(_VAD_HANGOVER_S / _VAD_FRAME_S))
     merged: list[list[int]] = []
     min_gap = round(_VAD_MIN_SILENCE_S / _VAD_FRAME_S)
     for s, e in _runs(held):
