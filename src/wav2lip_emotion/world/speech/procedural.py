@@ -165,7 +165,7 @@ def procedural_utterance(seed: int, seconds: float = 3.0, f0: float | None = Non
     separated by short pauses, phrases by 0.2-0.45 s pauses; f0 falls over each phrase (declination)
     with accents on some syllables. ``f0`` is the speaker's mean pitch (drawn from 95-230 Hz when
     None). Normalised to a speech level like the real recordings (loud frames ~ -12 dBFS) over a
-    -70 dBFS noise floor. Deterministic for a seed.
+    -62 dBFS noise floor. Deterministic for a seed.
     """
     sr = SAMPLE_RATE
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5EEC])
