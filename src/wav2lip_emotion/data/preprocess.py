@@ -140,7 +140,7 @@ def _add(writer: FaceCacheWriter, frame: Any, face: Face | None) -> None:
 
 def process_video(video: SourceVideo, config: PreprocessConfig) -> tuple[str, int]:
     """Preprocess one video into the cache; returns (id, frames). Raises Wav2LipEmotionError if unusable."""
-    from ..audio import load_audio, melspectrogram, num_video_frames
+    from ..audio import SAMPLE_RATE, load_audio, melspectrogram, num_video_frames
     from ..faces import FaceTracker
     from ..media import VideoReader, probe_video
 
@@ -150,8 +150,8 @@ def process_video(video: SourceVideo, config: PreprocessConfig) -> tuple[str, in
     probe_video(video.path)  # clear error for missing / corrupt / no video stream / zero frames
     audio_path = video.audio or video.path
     wav = load_audio(audio_path)
-    if len(wav) < 16000 * config.min_frames / config.fps:
-        raise Wav2LipEmotionError(f"audio of {len(wav) / 16000:.2f} s is too short")
+    if len(wav) < SAMPLE_RATE * config.min_frames / config.fps:
+        raise Wav2LipEmotionError(f"audio of {len(wav) / SAMPLE_RATE:.2f} s is too short")
     mel = melspectrogram(wav)
     writer = FaceCacheWriter(config.out, video.id, config.size)
     try:

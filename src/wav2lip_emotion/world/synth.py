@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ..atomic import atomic_path, write_json_atomic
+from ..audio import SAMPLE_RATE
 from ..emotions import parse_emotion
 from ..errors import ConfigError
 from ..media import VideoWriter
@@ -110,10 +111,11 @@ def time_warp(samples: np.ndarray, amount: float, rng: np.random.Generator) -> n
     if amount <= 0:
         return samples
     n = len(samples)
-    knots = max(3, int(n / 16000 / 0.5) + 1)  # a speed change every ~0.5 s
+    knots = max(3, int(n / SAMPLE_RATE / 0.5) + 1)  # a speed change every ~0.5 s
     speeds = 1.0 + rng.uniform(-amount, amount, knots)
     seg = np.repeat(speeds, int(np.ceil(n / knots)))[:n]
-    seg = np.convolve(seg, np.ones(1600) / 1600, mode="same")  # 0.1 s smoothing of the speed
+    width = round(0.1 * SAMPLE_RATE)
+    seg = np.convolve(seg, np.ones(width) / width, mode="same")  # 0.1 s smoothing of the speed
     t_in = np.concatenate([[0.0], np.cumsum(seg)])[:-1]
     t_in *= (n - 1) / t_in[-1]
     # output sample k reads the input at t_in[k]: total duration kept, local timing changed
@@ -151,7 +153,7 @@ def perform(samples: np.ndarray, fps: float, rng: np.random.Generator) -> Perfor
     """Mouth from the audio, plus blinks and head motion of one take."""
     from .speech import mouth_from_audio
 
-    mouth = mouth_from_audio(samples, 16000, fps)
+    mouth = mouth_from_audio(samples, SAMPLE_RATE, fps)
     n = len(mouth.jaw)
     roll, tx, ty, scale = head_motion(n, fps, rng)
     return Performance(samples, mouth.jaw, mouth.spread, blinks(n, fps, rng), roll, tx, ty, scale)
@@ -180,7 +182,7 @@ def render_take(
         yield img, lm * factor, params
 
 
-def _write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> None:
+def _write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, wave.open(str(tmp), "wb") as fh:
         fh.setnchannels(1)
