@@ -204,6 +204,59 @@ def test_outputs_tables_plots_and_labels(baseline_eval) -> None:
             assert im.width > 300 and im.height > 200
 
 
+def test_labels_are_booleans_and_old_string_labels_still_read(baseline_eval) -> None:
+    import json
+
+    from wav2lip_emotion.evaluation.tables import column_names
+
+    labels = baseline_eval.labels
+    assert labels["lse_comparable"] is False and labels["frechet_comparable"] is False
+    saved = json.loads((baseline_eval.out / "summary.json").read_text())["labels"]
+    assert saved["lse_comparable"] is False and saved["frechet_comparable"] is False
+    assert column_names(labels) == ("LSE*", "FD-faceapi")
+    assert column_names({"lse_comparable": True, "frechet_comparable": True}) == ("LSE", "FID")
+    # files written before the labels were booleans hold the strings "True" / "False"
+    assert column_names({"lse_comparable": "True", "frechet_comparable": "False"}) == ("LSE", "FD-faceapi")
+    assert column_names({}) == ("LSE*", "FD-faceapi")
+
+
+def test_tables_next_to_the_papers_keep_missing_rows() -> None:
+    from wav2lip_emotion.evaluation.scores import Summary
+    from wav2lip_emotion.evaluation.tables import find_summary, table2_with_paper, table3_with_paper
+
+    ours = Summary("half/l1", "all", 3, {"lse_d": 1.5, "delta_valence": 0.5}, {})
+    pair = Summary("half/l1", "neutral->happy", 3, {"delta_valence": 0.5, "delta_arousal": 0.25}, {})
+    header, rows = table2_with_paper([ours, pair], {}, ["half/l1", "ground-truth", "copy"])
+    assert header[:3] == ["variant", "LSE*-D", "paper LSE-D"] and header[-1] == "videos"
+    assert rows[0][:3] == ["half/l1", 1.5, 10.673] and rows[0][-1] == 3
+    assert rows[1][2] == 10.651 and math.isnan(rows[1][1]) and rows[1][-1] == 0  # not evaluated: NaN, 0 videos
+    assert rows[2][2] is None  # no paper row for the copy baseline
+    header, rows = table3_with_paper([ours, pair], ["half/l1"], ["neutral->happy", "happy->sad"])
+    assert header == ["pair", "half/l1 dV", "half/l1 dA", "paper dV", "paper dA", "half/l1 videos"]
+    assert rows[0] == ["neutral->happy", 0.5, 0.25, 1.063, 1.032, 3]
+    assert math.isnan(rows[1][1]) and rows[1][3:] == [3.537, 0.455, 0]
+    assert find_summary([ours, pair], "half/l1", "neutral->happy") is pair
+    with pytest.raises(KeyError, match="no summary"):
+        find_summary([ours], "half/l1", "happy->sad")
+
+
+def test_bar_chart_draws_nan_inf_and_unmeasured_metrics(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from wav2lip_emotion.evaluation.report import bar_chart, timeline_chart
+
+    metrics = {"a": [1.0, -2.0, math.nan], "b": [math.inf, 3.0, 1.0], "c": [math.nan] * 3, "d": [0.0, 0.0, 0.0]}
+    path = bar_chart(["x", "y", "z"], metrics, tmp_path / "plots" / "bars.png", title="t", columns=2)
+    with Image.open(path) as im:
+        assert im.size == (600, 2 * 220 + 30 + 28)  # 2 x 2 panels of 300 x 220 px, the title, the legend
+    t = np.arange(10) / 25.0
+    series = {"happy": np.linspace(0, 1, 10), "sad": np.full(10, np.nan)}
+    path = timeline_chart([("one", t, series), ("two", t, series)], tmp_path / "t.png")
+    with Image.open(path) as im:
+        assert im.width > 300 and im.height > 400
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["bars.png", "plots", "t.png"]  # no temporary left
+
+
 def test_without_aligned_truth_the_destination_is_the_truth(eval_world: Path, tmp_path: Path) -> None:
     from wav2lip_emotion.evaluation.runner import EvaluateConfig, evaluate
 

@@ -1,5 +1,6 @@
-"""`wav2lip-emotion reproduce`: the whole experiment on the hidden "test" budget, a crash in the middle, a
-resume that skips what is finished, the per-pair merge, the plans of the real budgets and one-line errors."""
+"""`wav2lip-emotion reproduce`: the whole experiment on the tests' own tiny budget, a crash in the middle, a
+resume that skips what is finished, stopping after a step, the per-pair merge, the plans of the real budgets and
+one-line errors."""
 
 from __future__ import annotations
 
@@ -17,11 +18,38 @@ from wav2lip_emotion.errors import ConfigError
 from wav2lip_emotion.reproduce import (
     BUDGETS,
     PAIRS,
+    PUBLIC_BUDGETS,
+    STAGES,
     Budget,
     ReproduceConfig,
-    _Reproduction,
+    Reproduction,
     merge_scores,
     run_reproduction,
+)
+
+#: the tests' budget: tiny everything (the package offers only the public ones)
+TEST_BUDGET = Budget(
+    name="test",
+    actors=3,
+    sentences=1,
+    size=96,
+    max_seconds=1.2,
+    procedural_identities=False,
+    profile="tiny",
+    preprocess_workers=1,
+    syncnet_steps=2,
+    wav2lip_steps=2,
+    emotion_steps=1,
+    conditional_steps=2,
+    pairs=(("neutral", "happy"), ("happy", "neutral")),  # two: the per-pair models are merged per variant
+    batch_size=2,
+    evals_per_run=1,
+    eval_batches=1,
+    judge="none",
+    tensorboard=False,
+    eval_pairs=(("happy", "neutral"), ("neutral", "happy")),
+    lse=False,
+    identity=False,
 )
 
 ROWS = [
@@ -53,7 +81,7 @@ def reproduction(tmp_path_factory) -> SimpleNamespace:
     from wav2lip_emotion.train import Trainer
 
     out = tmp_path_factory.mktemp("reproduce") / "out"
-    config = ReproduceConfig(budget="test", out=out, quiet=True, threads=1)
+    config = ReproduceConfig(budget=TEST_BUDGET, out=out, quiet=True, threads=1)
     real_train = train_module.train
 
     def crashing_train(cfg, overrides=(), *, fresh=False):
@@ -196,7 +224,7 @@ def test_an_output_directory_of_another_budget_is_refused(reproduction, capsys) 
 
 def test_missing_configs_are_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="configs"):
-        run_reproduction(ReproduceConfig(budget="test", out=tmp_path / "o", configs=tmp_path / "nowhere"))
+        run_reproduction(ReproduceConfig(budget=TEST_BUDGET, out=tmp_path / "o", configs=tmp_path / "nowhere"))
     assert not (tmp_path / "o").exists()  # refused before anything is written
 
 
@@ -206,11 +234,12 @@ def test_help_offers_small_and_full_only(capsys) -> None:
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "{small,full}" in text and "{small,full,test}" not in text
-    assert set(BUDGETS) == {"small", "full", "test"}
+    assert set(BUDGETS) == {"small", "full"} == set(PUBLIC_BUDGETS)  # the tests' budget is theirs (TEST_BUDGET)
+    assert "{" + ",".join(STAGES) + "}" in text  # --until offers exactly the steps
 
 
 def test_plans_of_the_small_and_full_budgets(tmp_path: Path) -> None:
-    small = _Reproduction(ReproduceConfig(budget="small", out=tmp_path / "s"))
+    small = Reproduction(ReproduceConfig(budget="small", out=tmp_path / "s"))
     runs = small.plan_runs()
     assert [r.name for r in runs[:3]] == ["syncnet", "wav2lip_half", "wav2lip_full"] and runs[-1].name == "conditional"
     assert len(runs) == 10 and {r.steps for r in runs if r.stage == "emotion"} == {BUDGETS["small"].emotion_steps}
@@ -223,7 +252,7 @@ def test_plans_of_the_small_and_full_budgets(tmp_path: Path) -> None:
             assert json.loads(sets["model.init_generator"]).endswith(f"runs/wav2lip_{mask}/generator.safetensors")
         assert "model.profile" not in sets  # the configs' profile is the small budget's
 
-    full = _Reproduction(ReproduceConfig(budget="full", out=tmp_path / "f"))
+    full = Reproduction(ReproduceConfig(budget="full", out=tmp_path / "f"))
     runs = full.plan_runs()
     emotion = [r for r in runs if r.stage == "emotion"]
     assert len(emotion) == 36 and len({r.name for r in runs}) == len(runs)
@@ -255,3 +284,34 @@ def test_merge_scores_micro_averages_pair_models_into_their_variant() -> None:
     assert merged[("v", "all")].values["delta_valence"] == pytest.approx(0.875)  # (3 x 0.5 + 2.0) / 4 videos
     assert merged[("v", "all")].videos == 4 and merged[("v", "all")].frechet == pytest.approx(20.0)
     assert merged[("v", "happy->neutral")].frechet == 30.0
+
+
+def test_until_stops_after_a_step_and_the_next_call_goes_on(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    first = run_reproduction(ReproduceConfig(budget=TEST_BUDGET, out=out, quiet=True, threads=1, until="world"))
+    assert first.report is None and first.stopped_after == "world" and first.tables == {}
+    assert [t.name for t in first.timings] == ["world"] and first.split["test"]
+    assert (out / "world" / "world.json").is_file() and not (out / "cache").exists()
+    assert set(json.loads((out / "reproduction.json").read_text())["steps"]) == {"world"}
+
+    second = run_reproduction(ReproduceConfig(budget=TEST_BUDGET, out=out, quiet=True, threads=1, until="preprocess"))
+    assert [(t.name, t.skipped) for t in second.timings] == [("world", True), ("preprocess", False)]
+    assert (out / "cache" / "cache.json").is_file() and not (out / "runs").exists()
+    assert second.split == first.split
+
+
+def test_until_is_checked_and_shown_in_the_command(tmp_path: Path) -> None:
+    config = ReproduceConfig(budget="small", out=tmp_path / "o", until="train")
+    assert config.command().endswith("--until train")
+    assert "--until" not in ReproduceConfig(budget="small", out=tmp_path / "o").command()
+    with pytest.raises(ConfigError, match="until"):
+        ReproduceConfig(until="fly")
+
+
+def test_the_world_configs_are_package_data() -> None:
+    import wav2lip_emotion
+    from wav2lip_emotion.reproduce import default_configs_dir
+
+    configs = default_configs_dir()
+    assert configs == Path(wav2lip_emotion.__file__).resolve().parent / "configs" / "world"
+    assert (configs / "syncnet.toml").is_file() and (configs.parent / "mead" / "_base.toml").is_file()

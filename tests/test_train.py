@@ -25,7 +25,7 @@ from wav2lip_emotion.train.losses import clamp_grad_norm
 from .conftest import deterministic_state_dict, save_official
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
+CONFIGS = ROOT / "src" / "wav2lip_emotion" / "configs"
 
 
 @pytest.fixture(scope="module")

@@ -394,8 +394,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         threads=args.threads,
         device=args.device,
+        until=args.until,
     )
     result = run_reproduction(config)
+    if result.report is None:
+        print(f"stopped after {result.stopped_after}: {result.out}")
+        return 0
     print(f"report: {result.report}; tables: {result.out / 'tables'}; evaluation: {result.out / 'eval' / 'report.md'}")
     return 0
 
@@ -901,6 +905,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=0, help="CPU threads (default: all; 1 is faster when other jobs share the CPU)"
     )
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto", help="training device")
+    p.add_argument(
+        "--until",
+        choices=["world", "preprocess", "train", "evaluate", "report"],  # reproduce.STAGES (a test keeps them equal)
+        default="report",
+        help="stop after this step (default: report, the whole reproduction); run again without it to go on",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars (step lines are still printed)")
     p.set_defaults(func=_cmd_reproduce)
 

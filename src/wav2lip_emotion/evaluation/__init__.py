@@ -6,7 +6,8 @@
 * :mod:`.realism`: is the edited face still a real face (sharpness, flicker, FD and BRISQUE against the
   source, the mesh's face score), and the realistic-edit verdict; :mod:`.degrade`: constructed failures;
 * :mod:`.cases`: test-split cases and the variants that translate them (checkpoints, videos, baselines);
-* :mod:`.report`: the paper's Tables 2-4 as Markdown and CSV, plots, report.md;
+* :mod:`.tables`: the paper's Tables 2-4 (and 2-3 next to the paper's numbers, for ``reproduce``);
+  :mod:`.report`: them as Markdown and CSV, plots, report.md;
 * :mod:`.runner`: ``wav2lip-emotion evaluate`` (:func:`evaluate`); :mod:`.wild`: the same on any real clips
   (no ground truth); :mod:`.study`: the blinded user study.
 """

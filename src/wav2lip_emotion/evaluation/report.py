@@ -1,4 +1,5 @@
-"""Tables in the paper's form (Markdown and CSV), plots (PNG) and a report of an evaluation.
+"""An evaluation's outputs: tables in the paper's form (Markdown and CSV; built by :mod:`.tables`), plots (PNG,
+matplotlib) and report.md.
 
 * Table 2: per variant (mask, strategy): LSE-D, LSE-C, FID, delta valence, delta arousal, plus what
   the paper lacked: judge p(destination) and accuracy, identity distance, mouth-opening correlation,
@@ -25,30 +26,10 @@ import numpy as np
 from ..atomic import atomic_path, write_json_atomic, write_text_atomic
 from .realism import EditThresholds, RealismThresholds
 from .scores import REALISM_METRICS, Summary
+from .tables import column_names, paper_table2, table2, table3, table4
 
 if TYPE_CHECKING:
     from .runner import EvaluateConfig, EvaluationResult
-
-#: the paper's Table 2 (MEAD, averaged over the 6 pairs): (mask, strategy) -> LSE-D, LSE-C, FID, dV, dA
-PAPER_TABLE2: dict[tuple[str, str], tuple[float, float, float, float | None, float | None]] = {
-    ("full", "l1+emotion"): (11.357, 1.378, 103.016, 0.729, 0.400),
-    ("full", "emotion"): (10.993, 1.855, 73.046, 0.044, 0.200),
-    ("full", "l1"): (11.413, 1.477, 141.719, 0.995, 0.803),
-    ("half", "l1+emotion"): (10.563, 2.101, 71.508, 1.000, 0.522),
-    ("half", "emotion"): (10.443, 2.328, 48.819, 0.095, 0.244),
-    ("half", "l1"): (10.673, 2.000, 82.709, 0.945, 0.595),
-    ("original Wav2Lip", "-"): (10.032, 2.751, 31.813, None, None),
-    ("ground truth", "-"): (10.651, 2.533, 26.302, None, None),
-}
-#: the paper's Table 3 (best variant, half mask L1 + emotion): pair -> (dV, dA)
-PAPER_TABLE3: dict[str, tuple[float, float]] = {
-    "happy->neutral": (0.661, 0.826),
-    "happy->sad": (3.537, 0.455),
-    "neutral->happy": (1.063, 1.032),
-    "neutral->sad": (0.383, 0.441),
-    "sad->happy": (1.246, -0.444),
-    "sad->neutral": (-0.888, 0.825),
-}
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -76,98 +57,6 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
         for row in rows:
             w.writerow(["" if (isinstance(c, float) and math.isnan(c)) else fmt(c, 6) for c in row])
     return path
-
-
-def _column_names(labels: dict[str, str]) -> tuple[str, str]:
-    lse = "LSE" if labels.get("lse_comparable") == "True" else "LSE*"
-    fd = "FID" if labels.get("frechet_comparable") == "True" else "FD-faceapi"
-    return lse, fd
-
-
-def table2(result: EvaluationResult) -> tuple[list[str], list[list[Any]]]:
-    lse, fd = _column_names(result.labels)
-    header = [
-        "variant",
-        "mask",
-        "strategy",
-        f"{lse}-D",
-        f"{lse}-C",
-        fd,
-        "dV",
-        "dA",
-        "p(dst)",
-        "p(dst) source",
-        "emotion acc.",
-        "identity dist.",
-        "mouth corr.",
-        "PSNR",
-        "SSIM",
-        "videos",
-    ]
-    by_name = {v.name: v for v in result.variants}
-    rows = []
-    for s in result.summaries:
-        if s.pair != "all":
-            continue
-        v = by_name[s.variant]
-        x = s.values
-        rows.append(
-            [
-                s.variant,
-                v.mask,
-                v.strategy,
-                x["lse_d"],
-                x["lse_c"],
-                s.frechet,
-                x["delta_valence"],
-                x["delta_arousal"],
-                x["p_destination"],
-                x["p_destination_source"],
-                x["accuracy"],
-                x["identity_distance"],
-                x["mouth_correlation"],
-                x["psnr"],
-                x["ssim"],
-                s.videos,
-            ]
-        )
-    return header, rows
-
-
-def table3(result: EvaluationResult) -> tuple[list[str], list[list[Any]]]:
-    lse, fd = _column_names(result.labels)
-    header = ["variant", "pair", "dV", "dA", "p(dst)", "emotion acc.", f"{lse}-D", f"{lse}-C", fd, "videos"]
-    rows = []
-    for s in result.summaries:
-        if s.pair == "all":
-            continue
-        x = s.values
-        rows.append(
-            [
-                s.variant,
-                s.pair,
-                x["delta_valence"],
-                x["delta_arousal"],
-                x["p_destination"],
-                x["accuracy"],
-                x["lse_d"],
-                x["lse_c"],
-                s.frechet,
-                s.videos,
-            ]
-        )
-    return header, rows
-
-
-def table4(result: EvaluationResult) -> tuple[list[str], list[list[Any]]]:
-    lse, fd = _column_names(result.labels)
-    header = ["variant", f"sync ({lse}-C)", f"quality ({fd}, lower is better)", "delta emotion (judge, 1-5 scale)"]
-    rows = [
-        [s.variant, s.values["lse_c"], s.frechet, s.values["delta_emotion"]]
-        for s in result.summaries
-        if s.pair == "all"
-    ]
-    return header, rows
 
 
 def _rank_key(s: Summary) -> tuple[float, float, float]:
@@ -241,12 +130,12 @@ def realism_definitions(realism: RealismThresholds | None = None, edit: EditThre
     ]
 
 
-def paper_table2() -> tuple[list[str], list[list[Any]]]:
-    header = ["mask", "strategy", "LSE-D", "LSE-C", "FID", "dV", "dA"]
-    return header, [[m, s, *vals] for (m, s), vals in PAPER_TABLE2.items()]
-
-
 # ------------------------------------------------------------------------------------------- plots
+
+
+#: bar colours, one per group (the first two grey: the baselines come first in an evaluation's variants)
+_PALETTE = ("#7f7f7f", "#c8c8c8", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+_PALETTE += ("#17becf", "#bcbd22")
 
 
 def bar_chart(
@@ -258,84 +147,80 @@ def bar_chart(
     columns: int = 4,
     panel: tuple[int, int] = (300, 220),
 ) -> Path:
-    """Small multiples: one panel per metric, one bar per group (Pillow only; NaN = no bar)."""
-    from PIL import Image, ImageDraw, ImageFont
+    """Small multiples: one panel per metric, one bar per group (matplotlib's Figure API, no pyplot state).
 
-    palette = [(127, 127, 127), (200, 200, 200), (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
-    palette += [(148, 103, 189), (140, 86, 75), (227, 119, 194), (23, 190, 207), (188, 189, 34)]
+    NaN draws no bar, +inf a full-height bar marked "inf"; a metric with no finite value says "not measured".
+    ``panel`` is the size of one panel in pixels."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    from .wild import save_figure
+
     names = list(metrics)
-    rows = math.ceil(len(names) / columns)
-    legend_h = 18 * math.ceil(len(groups) / 3) + 10
-    w, h = panel[0] * columns, panel[1] * rows + 30 + legend_h
-    img = Image.new("RGB", (w, h), "white")
-    d = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
-    d.text((10, 8), title, fill="black", font=font)
-    for k, name in enumerate(names):
-        ox, oy = (k % columns) * panel[0], 30 + (k // columns) * panel[1]
+    rows = max(1, math.ceil(len(names) / columns))
+    legend_px = 18 * math.ceil(len(groups) / 3) + 10
+    dpi = 100
+    fig = Figure(
+        figsize=(panel[0] * columns / dpi, (panel[1] * rows + 30 + legend_px) / dpi), dpi=dpi, layout="constrained"
+    )
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    colours = [_PALETTE[i % len(_PALETTE)] for i in range(len(groups))]
+    for ax in axes[len(names) :]:
+        ax.set_axis_off()
+    for ax, name in zip(axes, names, strict=False):
         vals = [float(v) for v in metrics[name]]
         finite = [v for v in vals if math.isfinite(v)]
-        d.text((ox + 10, oy + 2), name, fill="black", font=font)
+        ax.set_title(name, fontsize="small", loc="left")
+        ax.set_xticks([])
         if not finite:
-            d.text((ox + 10, oy + 40), "not measured", fill=(120, 120, 120), font=font)
+            ax.set_yticks([])
+            ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center", color="grey")
             continue
         lo, hi = min(0.0, *finite), max(0.0, *finite)
         if hi - lo < 1e-12:
             hi = lo + 1.0
-        x0, x1, y0, y1 = ox + 40, ox + panel[0] - 10, oy + 20, oy + panel[1] - 20
-
-        def py(v: float, y0: int = y0, y1: int = y1, lo: float = lo, hi: float = hi) -> float:
-            return y1 - (v - lo) / (hi - lo) * (y1 - y0)
-
-        d.rectangle([x0, y0, x1, y1], outline=(200, 200, 200))
-        d.line([(x0, py(0.0)), (x1, py(0.0))], fill="black")
-        d.text((ox + 2, y0 - 4), f"{hi:.3g}", fill="black", font=font)
-        d.text((ox + 2, y1 - 8), f"{lo:.3g}", fill="black", font=font)
-        bw = (x1 - x0) / max(1, len(vals))
+        ax.set_ylim(lo, hi)
+        ax.axhline(0.0, color="black", linewidth=0.8)
         for i, v in enumerate(vals):
             shown = v if math.isfinite(v) else (hi if v == math.inf else None)
             if shown is None:
                 continue
-            top, bottom = sorted((py(shown), py(0.0)))
-            d.rectangle([x0 + i * bw + 2, top, x0 + (i + 1) * bw - 2, bottom], fill=palette[i % len(palette)])
+            ax.bar(i, shown, width=0.8, color=colours[i])
             if v == math.inf:
-                d.text((x0 + i * bw + 2, top + 2), "inf", fill="white", font=font)
-    ly = h - legend_h + 4
-    for i, g in enumerate(groups):
-        lx = 10 + (i % 3) * (w // 3)
-        yy = ly + 18 * (i // 3)
-        d.rectangle([lx, yy + 2, lx + 14, yy + 12], fill=palette[i % len(palette)])
-        d.text((lx + 20, yy), g, fill="black", font=font)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, suffix=".tmp.png") as tmp:
-        img.save(tmp)
-    return path
+                ax.text(i, hi, "inf", ha="center", va="top", color="white", fontsize="small")
+        ax.set_xlim(-0.6, max(1, len(vals)) - 0.4)
+        ax.tick_params(labelsize="small")
+    if title:
+        fig.suptitle(title, x=0.01, ha="left", fontsize="medium")
+    handles = [Patch(color=c, label=g) for g, c in zip(groups, colours, strict=True)]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize="small", frameon=False)
+    return save_figure(fig, path)
 
 
 def timeline_chart(panels: Sequence[tuple[str, np.ndarray, dict[str, np.ndarray]]], path: Path) -> Path:
-    """Per-frame class probabilities of several videos, one line chart per video, stacked vertically."""
-    import tempfile
+    """Per-frame class probabilities of several videos, one line chart per video, stacked vertically
+    (matplotlib's Figure API; NaN = a gap; each emotion in its colour of ``visual.EMOTION_COLOURS``)."""
+    from matplotlib.figure import Figure
 
-    from PIL import Image
+    from ..visual import EMOTION_COLOURS
+    from .wild import save_figure
 
-    from ..visual import line_chart
-
-    images = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for k, (title, times, series) in enumerate(panels):
-            p = line_chart(times, series, Path(tmp) / f"{k}.png", title=title, xlabel="time (s)", ylabel="p")
-            with Image.open(p) as im:
-                images.append(im.convert("RGB").copy())
-    w = max(im.width for im in images)
-    out = Image.new("RGB", (w, sum(im.height for im in images)), "white")
-    y = 0
-    for im in images:
-        out.paste(im, (0, y))
-        y += im.height
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, suffix=".tmp.png") as tmp_path:
-        out.save(tmp_path)
-    return path
+    fig = Figure(figsize=(9.0, 3.6 * max(1, len(panels))), dpi=100, layout="constrained")
+    axes = fig.subplots(max(1, len(panels)), 1, squeeze=False)[:, 0]
+    for ax, (title, times, series) in zip(axes, panels, strict=False):
+        for name, ys in series.items():
+            rgb = EMOTION_COLOURS.get(name)
+            colour = tuple(c / 255 for c in rgb) if rgb is not None else None
+            ax.plot(times, np.clip(np.asarray(ys, dtype=float), 0.0, 1.0), label=name, color=colour, linewidth=1.5)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_title(title, loc="left", fontsize="medium")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("p")
+        ax.grid(alpha=0.3)
+        if series:
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
+    return save_figure(fig, path)
 
 
 BAR_METRICS = (
@@ -358,7 +243,7 @@ BAR_METRICS = (
 
 
 def metric_bars(result: EvaluationResult, path: Path) -> Path:
-    lse, fd = _column_names(result.labels)
+    lse, fd = column_names(result.labels)
     alls = [s for s in result.summaries if s.pair == "all"]
     metrics: dict[str, list[float]] = {}
     for key, title in BAR_METRICS:
@@ -455,7 +340,7 @@ def result_timelines(result: EvaluationResult) -> dict[str, list[tuple[str, np.n
 
 
 def report_markdown(result: EvaluationResult, tables: dict[str, tuple[list[str], list[list[Any]]]]) -> str:
-    lse, fd = _column_names(result.labels)
+    lse, fd = column_names(result.labels)
     lines = [
         "# Evaluation report",
         "",

@@ -43,6 +43,7 @@ from .cases import (
 from .measure import VideoMeasurement, measure_video
 from .realism import REALISM_VERSION
 from .scores import Summary, VideoScore, score_video, summarise
+from .tables import find_summary
 
 if TYPE_CHECKING:
     from .wild import WildCase
@@ -168,19 +169,17 @@ class EvaluationResult:
     variants: list[Variant]
     scores: list[VideoScore]
     summaries: list[Summary]
-    labels: dict[str, str]
+    #: what the metrics are (text), and whether LSE / the Frechet distance are comparable (booleans)
+    labels: dict[str, str | bool]
     files: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
     skipped: list[str] = field(default_factory=list)
 
     def summary(self, variant: str, pair: str = "all") -> Summary:
-        for s in self.summaries:
-            if s.variant == variant and s.pair == pair:
-                return s
-        raise KeyError(f"no summary for {variant} / {pair}")
+        return find_summary(self.summaries, variant, pair)
 
 
-def _fingerprint(path: Path | None) -> str | None:
+def fingerprint(path: Path | None) -> str | None:
     """Path, size and modification time: enough to notice a file that was replaced since it was measured."""
     if path is None:
         return None
@@ -224,11 +223,11 @@ class _Context:
         path = self.cache / "measure" / f"{key}.npz"
         setup = json.dumps(
             {
-                "video": _fingerprint(video),
-                "reference": _fingerprint(reference) if reference is not None else None,
+                "video": fingerprint(video),
+                "reference": fingerprint(reference) if reference is not None else None,
                 "judge": self.judge.name,
                 "features": self.extractor.label,
-                "inception": _fingerprint(self.config.inception) if self.config.inception else None,
+                "inception": fingerprint(self.config.inception) if self.config.inception else None,
                 "identity": self.identity is not None,
                 "realism": REALISM_VERSION if self.config.realism else None,
                 "quality_every": self.config.quality_every if self.config.realism else None,
@@ -278,7 +277,7 @@ class _Context:
             return None
         path = self.cache / "lse" / f"{key}.json"
         weights = self.config.syncnet or self.config.expert or shipped_expert()
-        setup = {"video": _fingerprint(video), "scorer": self.scorer.label, "weights": _fingerprint(weights)}
+        setup = {"video": fingerprint(video), "scorer": self.scorer.label, "weights": fingerprint(weights)}
         if path.is_file():
             got = json.loads(path.read_text())
             if got.get("setup") == setup:
@@ -514,9 +513,9 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
             s.frechet = float(np.mean(finite)) if finite else math.nan
     labels = {
         "lse": ctx.scorer.label if ctx.scorer is not None else "not measured",
-        "lse_comparable": str(bool(ctx.scorer is not None and ctx.scorer.comparable)),
+        "lse_comparable": bool(ctx.scorer is not None and ctx.scorer.comparable),
         "frechet": ctx.extractor.label,
-        "frechet_comparable": str(bool(ctx.extractor.comparable)),
+        "frechet_comparable": bool(ctx.extractor.comparable),
         "affect": (
             f"external per-frame valence/arousal CSVs from {config.affect_csv}"
             if config.affect_csv is not None
