@@ -9,22 +9,24 @@ import re
 import shutil
 import subprocess
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from wav2lip_emotion.errors import ConfigError, DataError, MediaError
-from wav2lip_emotion.evaluation import study
 from wav2lip_emotion.evaluation.study import (
     GROUND_TRUTH,
     KEY_COLUMNS,
     RATING_COLUMNS,
     StudyVideo,
+    install,
     make_study,
     read_key,
     read_ratings,
     score_study,
 )
+from wav2lip_emotion.evaluation.study.page import render_form, render_readme
 
 A, B, C = "half/l1+emotion", "half/emotion", "full/l1+emotion"  # A, B are in the paper's table, C is not
 
@@ -159,6 +161,24 @@ def test_html_form(tmp_path):
     assert 'id="rater"' in page and "Download my ratings" in page and "Blob" in page
 
 
+def test_page_templates_ship_as_package_data_and_escape():
+    # the form, its style and script and the README are package data (the wheel ships templates/**)
+    folder = resources.files("wav2lip_emotion") / "templates" / "study"
+    for name in ("form.html", "study.css", "study.js", "README.txt"):
+        assert (folder / name).is_file(), name
+    assert "function ratingsCsv" in (folder / "study.js").read_text(encoding="utf-8")
+    title = '</title><script>alert("x")</script>{{ 7*7 }}'
+    page = render_form(title, ["clip_001.mp4", 'clip_"2".mp4'], "0123abcd")
+    assert page.count("<script>") == 1 and "<script>alert" not in page and "</title><" not in page
+    escaped = "&lt;/title&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;{{ 7*7 }}"
+    assert f"<title>{escaped}</title>" in page and f"<h1>{escaped}</h1>" in page
+    assert 'data-clip="clip_&quot;2&quot;.mp4"' in page and 'name="clip_&quot;2&quot;.mp4:sync"' in page
+    assert (folder / "study.css").read_text(encoding="utf-8").strip() in page  # inlined as it is
+    # the README is plain text: the title as it is, not HTML-escaped
+    readme = render_readme("A & B <study>", 2, 0, hard_links=False)
+    assert readme.startswith("A & B <study>\n=============\n") and "hard links" not in readme
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the form's script")
 def test_form_download_matches_the_sheet_format(tmp_path):
     files = make_study(make_videos(tmp_path), tmp_path / "study")
@@ -236,7 +256,7 @@ def test_failing_copy_leaves_nothing(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real_copy(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(study.shutil, "copyfile", flaky)
+    monkeypatch.setattr(install.shutil, "copyfile", flaky)
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(MediaError, match="No space left"):
         make_study(videos, tmp_path / "study")
@@ -244,11 +264,11 @@ def test_failing_copy_leaves_nothing(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temporary directory left either
 
     # an existing study survives a failed overwrite untouched
-    monkeypatch.setattr(study.shutil, "copyfile", real_copy)
+    monkeypatch.setattr(install.shutil, "copyfile", real_copy)
     files = make_study(videos, tmp_path / "study", seed=1)
     key = files.key.read_text()
     calls.clear()
-    monkeypatch.setattr(study.shutil, "copyfile", flaky)
+    monkeypatch.setattr(install.shutil, "copyfile", flaky)
     with pytest.raises(MediaError):
         make_study(videos, tmp_path / "study", seed=2, overwrite=True)
     assert files.key.read_text() == key

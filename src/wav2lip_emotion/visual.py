@@ -1,4 +1,4 @@
-"""Small picture helpers (Pillow only): mel spectrograms and image grids as PNG."""
+"""Small picture helpers: mel spectrograms as PNG images (numpy + Pillow) and line charts (matplotlib)."""
 
 from __future__ import annotations
 
@@ -56,61 +56,45 @@ def line_chart(
     colours: dict[str, tuple[int, int, int]] | None = None,
     size: tuple[int, int] = (900, 360),
 ) -> Path:
-    """Draw lines (NaN = gap) over a shared x axis with a legend, as a PNG (Pillow only)."""
-    from PIL import Image, ImageDraw, ImageFont
+    """Draw lines (NaN = gap) over a shared x axis with a legend, as a PNG of ``size`` pixels (matplotlib, Agg).
+
+    Values outside ``ylim`` are drawn at its edge; a finite value between two gaps is drawn as a dot.
+    ``colours`` (0-255 RGB per series name, default :data:`EMOTION_COLOURS`); other series take
+    matplotlib's first six default colours in turn. Written atomically, its folder made if needed.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .atomic import atomic_path
 
     colours = colours or EMOTION_COLOURS
-    w, h = size
-    left, right, top, bottom = 56, 130, 34, 40
-    img = Image.new("RGB", size, "white")
-    d = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
+    dpi = 100
+    fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     x = np.asarray(x, dtype=float)
     x0, x1 = (float(x.min()), float(x.max())) if len(x) else (0.0, 1.0)
-    if x1 <= x0:
-        x1 = x0 + 1.0
     y0, y1 = ylim
-
-    def px(xv: float, yv: float) -> tuple[float, float]:
-        return (
-            left + (xv - x0) / (x1 - x0) * (w - left - right),
-            h - bottom - (yv - y0) / (y1 - y0) * (h - top - bottom),
-        )
-
-    # grid and axes
-    for i in range(6):
-        yv = y0 + (y1 - y0) * i / 5
-        _, yy = px(x0, yv)
-        d.line([(left, yy), (w - right, yy)], fill=(230, 230, 230))
-        d.text((left - 36, yy - 6), f"{yv:.1f}", fill="black", font=font)
-    for i in range(6):
-        xv = x0 + (x1 - x0) * i / 5
-        xx, _ = px(xv, y0)
-        d.line([(xx, top), (xx, h - bottom)], fill=(240, 240, 240))
-        d.text((xx - 10, h - bottom + 6), f"{xv:.1f}", fill="black", font=font)
-    d.rectangle([left, top, w - right, h - bottom], outline="black")
-    d.text((left, 10), title, fill="black", font=font)
-    d.text(((w - right + left) / 2 - 20, h - 16), xlabel, fill="black", font=font)
-    d.text((6, top - 20), ylabel, fill="black", font=font)
-    palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
     for k, (name, ys) in enumerate(series.items()):
-        colour = colours.get(name, palette[k % len(palette)])
-        ys = np.asarray(ys, dtype=float)
-        run: list[tuple[float, float]] = []
-        for xv, yv in zip(x, ys, strict=True):
-            if np.isfinite(yv):
-                run.append(px(float(xv), float(np.clip(yv, y0, y1))))
-            elif run:
-                d.line(run, fill=colour, width=2) if len(run) > 1 else d.point(run, fill=colour)
-                run = []
-        if len(run) > 1:
-            d.line(run, fill=colour, width=2)
-        elif run:
-            d.point(run, fill=colour)
-        ly = top + 6 + 16 * k
-        d.line([(w - right + 10, ly + 6), (w - right + 30, ly + 6)], fill=colour, width=3)
-        d.text((w - right + 36, ly), name, fill="black", font=font)
+        rgb = colours.get(name)
+        colour = tuple(c / 255 for c in rgb) if rgb is not None else f"C{k % 6}"
+        ys = np.clip(np.asarray(ys, dtype=float), y0, y1)
+        if ys.shape != x.shape:
+            raise ValueError(f"series {name!r} has {ys.size} values for {x.size} x values")
+        ax.plot(x, ys, color=colour, linewidth=1.8, label=name)
+        finite = np.isfinite(ys)
+        alone = finite & ~np.r_[False, finite[:-1]] & ~np.r_[finite[1:], False]
+        if alone.any():
+            ax.plot(x[alone], ys[alone], color=colour, linestyle="none", marker=".")
+    ax.set_xlim(x0, x1 if x1 > x0 else x0 + 1.0)
+    ax.set_ylim(y0, y1)
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if series:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    with atomic_path(path, suffix=".tmp.png") as tmp:
+        fig.savefig(tmp, format="png")
     return path
