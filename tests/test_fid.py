@@ -21,16 +21,15 @@ from wav2lip_emotion.evaluation.fid import (
     CallableFeatures,
     FaceApiFeatures,
     FeatureStats,
-    FidInceptionV3,
     InceptionFeatures,
     feature_stats,
     fid_from_stats,
     frechet_between,
     frechet_distance,
-    load_fid_inception,
     make_feature_extractor,
 )
 from wav2lip_emotion.media import VideoReader
+from wav2lip_emotion.ports.inception import FidInceptionV3, load_fid_inception
 
 # ------------------------------------------------------------------------------------ the formula
 

@@ -1,4 +1,5 @@
-"""LSE-D / LSE-C (evaluation.lip_sync): syncnet_python's MFCC, offset search, network layout and scorers.
+"""LSE-D / LSE-C: syncnet_python's MFCC, offset search (evaluation.sync_maths), network layout
+(ports.syncnet_v2) and scorers (evaluation.lip_sync).
 
 ``tests/data/mfcc_golden.npz`` was made in a throw-away virtualenv with ``python_speech_features`` 0.6
 (scipy 1.17.1, numpy 2.4.6; its ``generator`` entry says so). Its signal, stored as int16 next to the
@@ -24,25 +25,26 @@ import torch.nn.functional as F
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.errors import CheckpointError, ConfigError, MediaError
 from wav2lip_emotion.evaluation.lip_sync import (
-    MAX_OFFSET,
-    PDIST_EPS,
     ExpertLipSync,
     JoonsonLipSync,
-    JoonsonSyncNet,
     LipSyncResult,
     LipSyncScorer,
+    shift_audio,
+    syncnet_crop,
+)
+from wav2lip_emotion.evaluation.sync_maths import (
+    MAX_OFFSET,
+    PDIST_EPS,
     OffsetSearch,
-    load_joonson_syncnet,
     mfcc,
     offset_distances,
     offset_search,
-    shift_audio,
-    syncnet_crop,
     syncnet_mfcc,
 )
 from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.media import VideoReader, VideoWriter
 from wav2lip_emotion.models.syncnet import SyncNetExpert
+from wav2lip_emotion.ports.syncnet_v2 import JoonsonSyncNet, load_joonson_syncnet
 
 from .conftest import DATA, deterministic_state_dict
 

@@ -1,7 +1,9 @@
 """Evaluation: the paper's metrics, tables and plots, and the ones it lacked.
 
-* :mod:`.lip_sync`: LSE-D / LSE-C with joonson/syncnet_python's protocol (its SyncNet, or our expert: LSE*);
-* :mod:`.fid`: FID with pytorch-fid's Inception-v3 (or a labelled Frechet distance on face-api features);
+* :mod:`.lip_sync`: LSE-D / LSE-C with joonson/syncnet_python's protocol (its SyncNet, or our expert: LSE*),
+  the maths (MFCC, offset search) in :mod:`.sync_maths`;
+* :mod:`.fid`: FID with pytorch-fid's Inception-v3 (or a labelled Frechet distance on face-api features),
+  the distance in :mod:`.frechet`; the networks themselves are ports in :mod:`wav2lip_emotion.ports`;
 * :mod:`.measure` / :mod:`.scores`: per-video measurements and scores, per-pair and per-variant averages;
 * :mod:`.realism`: is the edited face still a real face (sharpness, flicker, FD and BRISQUE against the
   source, the mesh's face score), and the realistic-edit verdict; :mod:`.degrade`: constructed failures;

@@ -296,7 +296,8 @@ class _Context:
 
 
 def _lip_sync_scorer(config: EvaluateConfig) -> Any:
-    from .lip_sync import ExpertLipSync, JoonsonLipSync, load_joonson_syncnet
+    from ..ports.syncnet_v2 import load_joonson_syncnet
+    from .lip_sync import ExpertLipSync, JoonsonLipSync
 
     if config.syncnet is not None:
         return JoonsonLipSync(load_joonson_syncnet(config.syncnet))

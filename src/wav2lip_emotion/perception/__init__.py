@@ -6,7 +6,10 @@
 * :mod:`.affect`: valence/arousal (a documented circumplex proxy, and an importer for external CSVs);
 * :mod:`.identity`: dlib's 128-d face descriptor distance (same person if < 0.6).
 
-Models load lazily: importing this package does not read any weights.
+The networks themselves (architectures and reading their published weights) are ports in
+:mod:`wav2lip_emotion.ports`; these modules use them (preprocessing, probabilities, labels). The loss
+that pushes generated faces towards an emotion is ``train.losses.EmotionLoss``. Models load lazily:
+importing this package does not read any weights.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from .emotions import (
     FER2013_CLASSES,
     Emotion,
     EmotionClassifier,
-    EmotionObjective,
     load_emotion_model,
     parse_emotion,
 )
@@ -28,7 +30,6 @@ __all__ = [
     "FER2013_CLASSES",
     "Emotion",
     "EmotionClassifier",
-    "EmotionObjective",
     "load_emotion_model",
     "parse_emotion",
 ]

@@ -1,4 +1,4 @@
-"""One emotion vocabulary for the whole package, the classifier interface, and the emotion objective.
+"""One emotion vocabulary for the whole package, the classifier interface and the registry of emotion models.
 
 Every emotion classifier maps its own classes onto MEAD's eight names. A class a model lacks is
 *absent* from its outputs (``classes``), never reported as zero: asking a FER2013 model for
@@ -8,7 +8,7 @@ Every emotion classifier maps its own classes onto MEAD's eight names. A class a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -105,58 +105,3 @@ def load_emotion_model(name: str, **kwargs: object) -> EmotionClassifier:
     except KeyError:
         raise ConfigError(f"unknown emotion model {name!r}; known: {', '.join(sorted(EMOTION_MODELS))}") from None
     return factory(**kwargs)
-
-
-# ------------------------------------------------------------------------------------ objective
-
-
-class EmotionObjective(nn.Module):
-    """Loss pushing generated faces towards a desired emotion through a frozen classifier.
-
-    ``loss = mean(1 - p(desired emotion))`` over a batch of frames ``[B, 3, H, W]`` or windows
-    ``[B, 3, T, H, W]`` (every frame counts). ``target`` is one emotion for the whole batch, or a
-    sequence / LongTensor of per-sample emotions (per window for 5-D input). The classifier is frozen:
-    its parameters never change, gradients flow only to the frames.
-    """
-
-    def __init__(self, classifier: EmotionClassifier) -> None:
-        super().__init__()
-        self.classifier = classifier.freeze()
-
-    def train(self, mode: bool = True) -> EmotionObjective:  # the classifier stays in eval mode
-        super().train(mode)
-        self.classifier.eval()
-        return self
-
-    def target_indices(
-        self, target: str | Emotion | Sequence[str | Emotion] | torch.Tensor, batch: int
-    ) -> torch.Tensor:
-        if isinstance(target, torch.Tensor):
-            idx = target.long().reshape(-1)
-        elif isinstance(target, str | Emotion):
-            idx = torch.full((batch,), self.classifier.index(target), dtype=torch.long)
-        else:
-            idx = torch.tensor([self.classifier.index(t) for t in target], dtype=torch.long)
-        if idx.numel() == 1 and batch > 1:
-            idx = idx.expand(batch)
-        if idx.numel() != batch:
-            raise ConfigError(f"{idx.numel()} target emotions for a batch of {batch}")
-        n = len(self.classifier.classes)
-        if isinstance(target, torch.Tensor) and idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
-            raise ConfigError(
-                f"target class indices must be in [0, {n - 1}] for the {self.classifier.name} emotion model, "
-                f"got {idx.min().item()}..{idx.max().item()}"
-            )
-        return idx
-
-    def forward(
-        self, frames: torch.Tensor, target: str | Emotion | Sequence[str | Emotion] | torch.Tensor
-    ) -> torch.Tensor:
-        batch = frames.shape[0]
-        idx = self.target_indices(target, batch).to(frames.device)
-        if frames.dim() == 5:  # windows: every frame of window b has target idx[b]
-            t = frames.shape[2]
-            frames = frames.permute(0, 2, 1, 3, 4).reshape(batch * t, *frames.shape[1:2], *frames.shape[3:])
-            idx = idx.repeat_interleave(t)
-        probs = self.classifier(frames)
-        return (1.0 - probs.gather(1, idx[:, None])).mean()
