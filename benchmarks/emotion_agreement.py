@@ -21,7 +21,7 @@ from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.faces import FaceCrop, FaceTracker
 from wav2lip_emotion.media import read_image
 from wav2lip_emotion.perception import load_emotion_model
-from wav2lip_emotion.perception.report import CLASSIFIER_CROP
+from wav2lip_emotion.perception.crops import CLASSIFIER_CROP
 
 PHOTOS = {
     "feat_surprise": "surprised",

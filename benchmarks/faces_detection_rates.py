@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 
 from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.cli.face_report import analyse_faces
 from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces.annotations import dlib_face_boxes
 from wav2lip_emotion.faces.blazeface import box_iou
-from wav2lip_emotion.faces.report import analyse_faces
 from wav2lip_emotion.media import read_image
 
 

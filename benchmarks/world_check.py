@@ -27,8 +27,8 @@ import torch
 from wav2lip_emotion.faces import FaceCrop, FaceTracker
 from wav2lip_emotion.media import VideoReader, write_image
 from wav2lip_emotion.perception import load_emotion_model
+from wav2lip_emotion.perception.crops import CLASSIFIER_CROP
 from wav2lip_emotion.perception.identity import FaceIdentity
-from wav2lip_emotion.perception.report import CLASSIFIER_CROP
 from wav2lip_emotion.world.inspect import contact_sheet
 from wav2lip_emotion.world.rig import FaceRig, RigFrame, emotion_aus
 from wav2lip_emotion.world.speech import envelope

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.cli.face_report import draw_observation
 from wav2lip_emotion.faces import CropConfig, FaceCrop, FaceTracker, full_mask, half_mask, pose_prior, soft_mask
-from wav2lip_emotion.faces.report import draw_observation
 from wav2lip_emotion.media import read_image, write_image
 
 HERE = Path(__file__).parent

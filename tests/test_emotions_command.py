@@ -9,8 +9,8 @@ import numpy as np
 
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.cli import main
+from wav2lip_emotion.cli.emotion_report import analyse_emotions
 from wav2lip_emotion.media import probe_video, read_image
-from wav2lip_emotion.perception.report import analyse_emotions
 
 
 def test_neutral_to_smile_clip_is_seen_by_both_models():
@@ -58,3 +58,12 @@ def test_no_face_frames_are_nan_rows(tmp_path):
             writer.write(np.full((64, 64, 3), 128, np.uint8))
     track = analyse_emotions(path, ("fer",))["fer"]
     assert not track.found.any() and np.isnan(track.probs).all() and track.top() is None
+
+
+def test_emotions_progress_on_stderr_results_on_stdout(capsys):
+    """Without -q the progress bar goes to stderr; stdout holds only the per-model results."""
+    assert main(["emotions", str(asset_path("kphotoalbum_movie")), "--models", "fer"]) == 0
+    captured = capsys.readouterr()
+    assert "emotions" in captured.err and "frame" in captured.err
+    lines = captured.out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("fer") and "valence" in lines[1]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.cli.face_report import analyse_faces
 from wav2lip_emotion.faces import (
     CropConfig,
     FaceCrop,
@@ -22,7 +23,6 @@ from wav2lip_emotion.faces import (
     pose_prior,
 )
 from wav2lip_emotion.faces.annotations import dlib_face_boxes
-from wav2lip_emotion.faces.report import analyse_faces
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image
 
 

@@ -357,7 +357,7 @@ def test_the_judge_sees_more_of_the_emotion_as_intensity_grows(track):
 
     from wav2lip_emotion.faces import FaceCrop
     from wav2lip_emotion.perception import load_emotion_model
-    from wav2lip_emotion.perception.report import CLASSIFIER_CROP
+    from wav2lip_emotion.perception.crops import CLASSIFIER_CROP
 
     judge = load_emotion_model("faceapi").eval()
     col = judge.classes.index("surprised")

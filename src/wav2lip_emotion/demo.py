@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 import tempfile
 import time
 import wave
@@ -128,7 +129,13 @@ class DemoResult:
 
 
 def _say(text: str) -> None:
+    """A result line (the checks, the report's path): stdout."""
     print(text, flush=True)
+
+
+def _status(text: str) -> None:
+    """A step line while the demo runs: stderr (the command line's convention)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def _t(start: float) -> str:
@@ -144,16 +151,16 @@ def run_demo(config: DemoConfig | Path | str | None = None) -> DemoResult:
     start = time.perf_counter()
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
-    _say(f"wav2lip-emotion demo -> {out.resolve()}")
+    _status(f"wav2lip-emotion demo -> {out.resolve()}")
     clip = _clip(config)
     info = _probe(clip)
-    _say(
+    _status(
         f"clip: movie-hello.mp4 ({info.width}x{info.height}, {info.duration:.1f} s, CC-BY-SA-4.0); mesh engine -> "
         f"{', '.join(config.mesh_to)}"
         + (f"; learned in-world model -> {', '.join(config.model_to)}" if config.model_to else "")
     )
     result = _evaluate(config, clip)
-    _say(f"[1/3] translated and measured {len(result.scores)} videos ({_t(start)})")
+    _status(f"[1/3] translated and measured {len(result.scores)} videos ({_t(start)})")
     picked = _rows(config, result)
     sources = _measurements(result, clip)
     regions = _face_boxes(clip, _grid_indices(sources.frames, config.columns))
@@ -176,11 +183,11 @@ def run_demo(config: DemoConfig | Path | str | None = None) -> DemoResult:
     emotions_png = emotion_plot(
         sources, [(r, _measurement(result, r.score)) for r in rows], out / "plots" / "emotions.png"
     )
-    _say(f"[2/3] side-by-side videos, frame grid and plots ({_t(start)})")
+    _status(f"[2/3] side-by-side videos, frame grid and plots ({_t(start)})")
     demo = DemoResult(out, out / "report.html", frames_png, clip, result, rows)
     demo.seconds = time.perf_counter() - start
     write_report(config, demo, emotions_png)
-    _say(f"[3/3] report ({_t(start)})")
+    _status(f"[3/3] report ({_t(start)})")
     _say(
         f"\nchecks on the real clip (judge {config.judge}; a realistic edit is realistic, gains "
         f">= +{_edit_thresholds().min_emotion_gain:g} p(destination) and keeps the lips):"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import math
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,13 @@ class WorldDemoResult:
 
 
 def _say(text: str) -> None:
+    """A result line (the checks, the report's path): stdout."""
     print(text, flush=True)
+
+
+def _status(text: str) -> None:
+    """A step line while the demo runs: stderr (the command line's convention)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def run_world_demo(config: WorldDemoConfig | Path | str | None = None) -> WorldDemoResult:
@@ -97,14 +104,14 @@ def run_world_demo(config: WorldDemoConfig | Path | str | None = None) -> WorldD
         )
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
-    _say(f"wav2lip-emotion demo --world -> {out.resolve()}")
+    _status(f"wav2lip-emotion demo --world -> {out.resolve()}")
 
     world, cases = _render_world(config)
-    _say(f"[1/4] world: {config.actor} speaking a real recording, neutral, happy and sad ({_t(start)})")
+    _status(f"[1/4] world: {config.actor} speaking a real recording, neutral, happy and sad ({_t(start)})")
     translated = _translate(config, Path(checkpoint), world, cases)
-    _say(f"[2/4] translated {', '.join(f'{s} -> {d}' for s, d in DEMO_PAIRS)} ({_t(start)})")
+    _status(f"[2/4] translated {', '.join(f'{s} -> {d}' for s, d in DEMO_PAIRS)} ({_t(start)})")
     result = _evaluate(config, world, translated)
-    _say(f"[3/4] evaluated ({_t(start)})")
+    _status(f"[3/4] evaluated ({_t(start)})")
     numbers = _must_show(result)
     passed = {
         "p_happy_gain": numbers["p_happy_gain"] >= TARGETS["p_happy_gain"],
@@ -114,7 +121,7 @@ def run_world_demo(config: WorldDemoConfig | Path | str | None = None) -> WorldD
     frames_png = _frame_grid(config, world, translated, out / "frames.png")
     seconds = time.perf_counter() - start
     report = _write_report(config, Path(checkpoint), result, numbers, passed, frames_png, seconds)
-    _say(f"[4/4] report ({_t(start)})")
+    _status(f"[4/4] report ({_t(start)})")
     _say(
         f"\nneutral -> happy: judge p(happy) {numbers['p_happy_source']:.2f} -> {numbers['p_happy_translated']:.2f} "
         f"(+{numbers['p_happy_gain']:.2f}, target >= +{TARGETS['p_happy_gain']}); identity distance "

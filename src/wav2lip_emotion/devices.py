@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+#: the device names every ``--device`` option accepts (``runtime.device`` of training also takes ``cuda:N``)
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
 
 def pick_device(name: str = "auto", local_rank: int = 0, setting: str = "device") -> torch.device:
     """``auto`` -> cuda (this rank's GPU), then mps, then cpu; an explicit unavailable device is a ConfigError
     naming ``setting`` (e.g. ``runtime.device`` or ``--device``)."""
+    import torch  # here, not at the top: the command line reads DEVICES without importing torch
+
     has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":
         if torch.cuda.is_available():

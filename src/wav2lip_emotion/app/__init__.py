@@ -70,8 +70,14 @@ def serve(options: AppOptions, *, on_ready: Any = None) -> None:
 
         _, url, _ = launch(service, block=False)
         where = "" if _is_loopback(options.host) else " (reachable from other machines: no login, no HTTPS)"
-        print(f"wav2lip-emotion app: {url}{where}; engines: {', '.join(service.engines.labels)}", flush=True)
-        print(f"temporary files: {service.root} (removed when the app stops); Ctrl-C to stop", flush=True)
+        print(
+            f"wav2lip-emotion app: {url}{where}; engines: {', '.join(service.engines.labels)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        print(
+            f"temporary files: {service.root} (removed when the app stops); Ctrl-C to stop", file=sys.stderr, flush=True
+        )
         if on_ready is not None:
             on_ready(url)
         signal.pause() if hasattr(signal, "pause") else _wait_forever()

@@ -157,7 +157,7 @@ def measure_media(path: Path, judge: Any, identity: Any, on_frame: Callable[[int
     from ..evaluation.realism import RealismAccumulator
     from ..faces import FaceCrop
     from ..media import read_image
-    from ..perception.report import CLASSIFIER_CROP
+    from ..perception.crops import CLASSIFIER_CROP
 
     tracker = _counting_tracker(on_frame)
     if not is_image_path(path):

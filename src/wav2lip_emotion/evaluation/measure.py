@@ -3,7 +3,7 @@
 :func:`measure_video` decodes the video once, tracks the face and, per frame, records
 
 * the judge's class probabilities (NaN rows where no face was found), on the crop the perception
-  layer uses (:data:`~wav2lip_emotion.perception.report.CLASSIFIER_CROP`);
+  layer uses (:data:`~wav2lip_emotion.perception.crops.CLASSIFIER_CROP`);
 * the mouth opening: inner-lip gap (mesh points 13 and 14) over the outer-eye-corner distance (33, 263),
   so it does not depend on the face's size in the frame;
 * features of the same crop for the Frechet distance (FID or its labelled stand-in);
@@ -35,8 +35,8 @@ from ..errors import MediaError
 from ..faces import FaceCrop, FaceTracker, TrackerConfig
 from ..faces.mesh import LEFT_EYE_OUTER, LOWER_LIP_INNER, RIGHT_EYE_OUTER, UPPER_LIP_INNER
 from ..media import VideoReader, probe_video
+from ..perception.crops import CLASSIFIER_CROP
 from ..perception.emotions import EmotionClassifier
-from ..perception.report import CLASSIFIER_CROP
 from .realism import RealismAccumulator, RealismTrack
 
 #: bump when what is measured changes, so cached measurements are redone (2: realism values)

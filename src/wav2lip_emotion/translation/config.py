@@ -8,13 +8,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..devices import DEVICES
 from ..emotions import parse_emotion
 from ..errors import ConfigError
 from ..expression.intensity import IntensitySchedule
 from ..faces import CropConfig, MaskMode, PasteMode, TrackerConfig
 
-#: the devices ``--device`` accepts
-DEVICES = ("auto", "cpu", "cuda", "mps")
 #: the engines: mesh = training-free warp of the real face (default), model = a learned generator
 ENGINES = ("mesh", "model")
 #: default x264 quality of each engine's output (see TranslateConfig.crf)

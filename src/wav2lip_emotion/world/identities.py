@@ -261,7 +261,7 @@ def expression(rgb: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
 
     from ..faces import FaceCrop
     from ..perception import load_emotion_model
-    from ..perception.report import CLASSIFIER_CROP
+    from ..perception.crops import CLASSIFIER_CROP
 
     if _Models.faceapi is None:
         _Models.faceapi = load_emotion_model("faceapi")

@@ -1,28 +1,27 @@
 """Per-frame emotion probabilities of a video or image, from one or more classifiers.
 
-This is what ``wav2lip-emotion emotions`` does: track the face, crop it, batch the crops through the
-classifiers, and report per frame (NaN where no face was found), with a mean per model and a plot.
-Memory stays bounded: only one batch of crops is held at a time.
+The back-end of ``wav2lip-emotion emotions``: track the face, crop it (:data:`~wav2lip_emotion.perception.crops.
+CLASSIFIER_CROP`), batch the crops through the classifiers (:func:`~wav2lip_emotion.perception.crops.classify_crops`),
+and report per frame (NaN where no face was found), with a mean per model, JSON, CSV and a plot.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..atomic import atomic_path, write_json_atomic
 from ..faces import CropConfig, FaceCrop, FaceTracker
 from ..media import VideoReader, is_image_path, probe_video, read_image
-from .emotions import EmotionClassifier, load_emotion_model
+from ..perception.crops import CLASSIFIER_CROP, classify_crops
+from ..perception.emotions import EmotionClassifier, load_emotion_model
 
-#: how classifiers see a face: the landmark box (forehead to chin) with the generator's 10% margin, at 128 px
-#: (tight crops make fer unstable: grace_hopper flips from neutral 0.82 to angry 0.55 without the margin)
-CLASSIFIER_CROP = CropConfig(size=128, padding=0.1)
+#: the classifiers ``emotions`` runs when none are named: the training objective's (fer) and the judge (faceapi)
+DEFAULT_MODELS: tuple[str, ...] = ("fer", "faceapi")
 
 
 @dataclass
@@ -66,38 +65,9 @@ def _faces(input_path: Path, tracker: FaceTracker, crop: CropConfig) -> Iterator
             yield frame.time, FaceCrop.from_box(obs.box, crop).extract(frame.rgb) if obs.found else None
 
 
-def classify_crops(
-    crops: Iterable[np.ndarray | None], models: Sequence[EmotionClassifier], batch_size: int = 32
-) -> list[np.ndarray]:
-    """Probabilities [N, C_m] per model for a stream of uint8 crops (None -> a NaN row)."""
-    out: list[list[np.ndarray]] = [[] for _ in models]
-    pending: list[np.ndarray] = []
-    slots: list[bool] = []
-
-    def flush() -> None:
-        faces = torch.from_numpy(np.stack(pending)).permute(0, 3, 1, 2).float() / 255.0 if pending else None
-        for k, model in enumerate(models):
-            probs = model(faces).numpy() if faces is not None else np.zeros((0, len(model.classes)))
-            rows = iter(probs)
-            for has_face in slots:
-                out[k].append(next(rows) if has_face else np.full(len(model.classes), np.nan))
-        pending.clear()
-        slots.clear()
-
-    with torch.inference_mode():
-        for crop in crops:
-            slots.append(crop is not None)
-            if crop is not None:
-                pending.append(crop)
-            if len(slots) >= batch_size:
-                flush()
-        flush()
-    return [np.array(rows, dtype=np.float64).reshape(-1, len(m.classes)) for rows, m in zip(out, models, strict=True)]
-
-
 def analyse_emotions(
     input_path: str | Path,
-    models: Sequence[str | EmotionClassifier] = ("fer", "faceapi"),
+    models: Sequence[str | EmotionClassifier] = DEFAULT_MODELS,
     *,
     tracker: FaceTracker | None = None,
     crop: CropConfig = CLASSIFIER_CROP,

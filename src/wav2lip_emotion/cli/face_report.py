@@ -1,6 +1,6 @@
 """Run face tracking over a video or image and report it: per-frame JSON and a drawn preview.
 
-This is what ``wav2lip-emotion faces`` does; users run it to see why a clip fails.
+The back-end of ``wav2lip-emotion faces``; users run it to see why a clip fails.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import cv2
 import numpy as np
 
 from ..atomic import write_json_atomic
+from ..faces import CropConfig, FaceCrop, FaceObservation, FaceTracker, TrackerConfig
 from ..media import VideoReader, VideoWriter, is_image_path, probe_video, read_image, write_image
-from .crop import CropConfig, FaceCrop
-from .tracker import FaceObservation, FaceTracker, TrackerConfig
 
 
 @dataclass
