@@ -11,7 +11,6 @@ checkpoint only measures what is new. The tables and plots are rebuilt from the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..assets import file_sha256
 from ..atomic import write_json_atomic
 from ..errors import ConfigError, MediaError, TranslationError
 from .cases import (
@@ -41,6 +41,7 @@ from .cases import (
     select_actors,
 )
 from .measure import VideoMeasurement, measure_video
+from .naming import safe_name
 from .realism import REALISM_VERSION
 from .scores import Summary, VideoScore, score_video, summarise
 
@@ -188,20 +189,9 @@ def _fingerprint(path: Path | None) -> str | None:
     return f"{Path(path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name)
-
-
-class _Context:
-    """Loaded models and cache paths of one evaluation."""
+class EvaluationContext:
+    """Loaded models (judge, features, identity, lip sync) and cache paths of one evaluation, shared by the
+    dataset and the in-the-wild modes: cached measurements and the variants' generated videos."""
 
     def __init__(self, config: EvaluateConfig) -> None:
         from ..perception.emotions import load_emotion_model
@@ -258,7 +248,7 @@ class _Context:
         if variant.name in self._checked or variant.kind not in ("checkpoint", "engine"):
             return
         self._checked.add(variant.name)
-        directory = self.config.out / "generated" / _safe(variant.name)
+        directory = self.config.out / "generated" / safe_name(variant.name)
         marker = directory / "variant.json"
         if variant.kind == "engine":
             from .. import __version__
@@ -266,7 +256,7 @@ class _Context:
             made_by: dict[str, Any] = {"engine": variant.engine, "intensity": variant.intensity, "version": __version__}
         else:
             assert variant.path is not None
-            made_by = {"checkpoint": str(variant.path.resolve()), "sha256": _sha256(variant.path)}
+            made_by = {"checkpoint": str(variant.path.resolve()), "sha256": file_sha256(variant.path)}
         if marker.is_file() and json.loads(marker.read_text()) != made_by:
             log.warning("%s: made by another checkpoint; generating %s's videos again", directory, variant.name)
             print(f"{directory}: made by another {variant.kind} setting; generating again", file=sys.stderr)
@@ -324,7 +314,9 @@ def _affect_from_csv(config: EvaluateConfig, key: str) -> tuple[float, float]:
     return read_affect_csv(path).mean()
 
 
-def _variants(config: EvaluateConfig) -> list[Variant]:
+def plan_variants(config: EvaluateConfig) -> list[Variant]:
+    """The variants of ``config``: its baselines, checkpoints, engines and directories of generated videos,
+    in that order; ConfigError for two variants of one name, or none at all."""
     out: list[Variant] = [baseline_variant(b) for b in config.baselines]
     for item in config.checkpoints:
         name, path = parse_named(item)
@@ -343,7 +335,7 @@ def _variants(config: EvaluateConfig) -> list[Variant]:
     return out
 
 
-def _generated_video(ctx: _Context, variant: Variant, case: Case) -> Path | None:
+def _generated_video(ctx: EvaluationContext, variant: Variant, case: Case) -> Path | None:
     """The video of ``variant`` for ``case``: made (and cached) here for checkpoints; None if it has none."""
     if variant.kind == "ground-truth":
         return case.ground_truth
@@ -353,7 +345,7 @@ def _generated_video(ctx: _Context, variant: Variant, case: Case) -> Path | None
         assert variant.path is not None
         path = variant.path / f"{case.id}.mp4"
         return path if path.is_file() else None
-    path = ctx.config.out / "generated" / _safe(variant.name) / f"{case.id}.mp4"
+    path = ctx.config.out / "generated" / safe_name(variant.name) / f"{case.id}.mp4"
     return translate_variant(ctx, variant, case.source.path, path, case.destination_emotion, case.source_emotion)
 
 
@@ -364,7 +356,7 @@ def _translate_has_engines() -> bool:
 
 
 def translate_variant(
-    ctx: _Context, variant: Variant, clip: Path, path: Path, to: str, source: str | None = None
+    ctx: EvaluationContext, variant: Variant, clip: Path, path: Path, to: str, source: str | None = None
 ) -> Path:
     """``path``: ``clip`` translated into ``to`` by a checkpoint or engine ``variant``, made once (cached)."""
     ctx.check_variant_directory(variant)
@@ -418,9 +410,9 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
     )
     if config.max_cases is not None:
         cases = cases[: config.max_cases]
-    variants = _variants(config)
+    variants = plan_variants(config)
     config.out.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(config)
+    ctx = EvaluationContext(config)
     work = [(v, c) for v in variants for c in cases if v.can(c)]
     if not work:
         raise ConfigError(
@@ -449,7 +441,7 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
             src = ctx.measurement(f"real/{case.source.id}", case.source.path)
             dst = ctx.measurement(f"real/{case.destination.id}", case.destination.path)
             truth = ctx.measurement(f"truth/{case.id}", case.ground_truth) if case.aligned is not None else dst
-            gen = ctx.measurement(f"{_safe(variant.name)}/{case.id}", video, reference=case.aligned)
+            gen = ctx.measurement(f"{safe_name(variant.name)}/{case.id}", video, reference=case.aligned)
         except (TranslationError, MediaError) as exc:
             skipped.append(f"{variant.name}: {case.id}: {exc}")
             if bar is not None:
@@ -464,14 +456,14 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
                 if variant.kind == "ground-truth" and case.aligned is not None
                 else case.destination.id
                 if variant.kind == "ground-truth"
-                else f"{_safe(variant.name)}/{case.id}"
+                else f"{safe_name(variant.name)}/{case.id}"
             )
             affect = (
                 _affect_from_csv(config, gen_key),
                 _affect_from_csv(config, case.source.id),
                 _affect_from_csv(config, case.destination.id),
             )
-        lse = ctx.lip_sync(f"{_safe(variant.name)}/{case.id}", video)
+        lse = ctx.lip_sync(f"{safe_name(variant.name)}/{case.id}", video)
         scores.append(
             score_video(
                 variant.name,
