@@ -7,7 +7,9 @@ output), not the quality of an emotion change, which docs/translate.md measures 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from pathlib import Path
 
 import av
@@ -19,7 +21,7 @@ from torch import nn
 
 from tests.conftest import deterministic_state_dict, save_official
 from wav2lip_emotion.assets import asset_path
-from wav2lip_emotion.audio import load_audio
+from wav2lip_emotion.audio import MEL_WINDOW, load_audio
 from wav2lip_emotion.checkpoints import save_model
 from wav2lip_emotion.cli import main
 from wav2lip_emotion.errors import ConfigError, TranslationError
@@ -34,6 +36,18 @@ from wav2lip_emotion.translation import (
     parse_intensity,
     resolve_request,
     translate,
+)
+from wav2lip_emotion.translation.conveyor import Conveyor
+from wav2lip_emotion.translation.stages import (
+    CPU_BATCH,
+    Encoders,
+    FaceStage,
+    GeneratorStage,
+    PasteStage,
+    Tally,
+    finish,
+    open_input,
+    plan_translation,
 )
 from wav2lip_emotion.translation.translator import Request
 
@@ -354,6 +368,93 @@ def test_failure_midway_leaves_no_output(tmp_path, movie_avi, checkpoints, monke
     with pytest.raises(RuntimeError, match="simulated crash"):
         translate(movie_avi, out, to="happy", translator=translator, side_by_side=side, progress=False)
     assert not out.exists() and not side.exists() and not _leftovers(tmp_path)
+
+
+def test_each_stage_runs_on_its_own(tmp_path, movie_avi, checkpoints):
+    """The stages translate() runs, called one by one on the tiny clip: open, plan, faces, generator,
+    paste + encode, finish."""
+    source = open_input(movie_avi)
+    assert source.info.frame_count == 68 and source.mel.shape[0] == 80
+    out = tmp_path / "staged.mp4"
+    config = TranslateConfig(to="happy", checkpoint=checkpoints["paired"], device="cpu", progress=False)
+    plan = plan_translation(source, out, config)
+    assert plan.batch_size == CPU_BATCH and plan.cpu and plan.codec_threads == 1
+    assert plan.crop.size == plan.translator.face_size and plan.result.to == "happy" and plan.result.frames == 0
+    faces = FaceStage(plan, source)
+    with VideoReader(movie_avi) as reader:
+        works = [faces(frame) for frame, _ in zip(reader, range(6), strict=False)]
+    assert [w.index for w in works] == list(range(6))
+    assert all(w.mel is not None and w.mel.shape == (1, 80, MEL_WINDOW) for w in works)
+    faced = [w for w in works if w.face is not None]
+    assert faced and all(w.face.shape == (plan.crop.size, plan.crop.size, 3) for w in faced)
+    generator = GeneratorStage(plan, contextlib.nullcontext)
+    generator(works)
+    assert all(w.generated is not None and w.generated.shape == w.face.shape for w in faced)
+    assert generator.seconds > 0 and generator.mask_probe is None  # the checkpoint records its mask
+    tally = Tally()
+    tally.add(works)
+    with Encoders(plan, source) as encoders:
+        paste = PasteStage(plan, encoders)
+        for w in works:
+            paste(w)
+        assert not out.exists()  # only finish renames the output into place
+        result = finish(plan, tally, generator, encoders, time.perf_counter())
+    assert result.frames == 6 and result.faces == len(faced) and result.mask == "half"
+    assert probe_video(out).frame_count == 6 and not _leftovers(tmp_path)
+
+
+def test_plan_reports_bad_input_before_any_frame_is_decoded(tmp_path, movie_avi, checkpoints, monkeypatch):
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a frame was decoded")
+
+    monkeypatch.setattr("wav2lip_emotion.translation.pipeline.VideoReader", no_decoding)
+    source = open_input(movie_avi)
+    bad_faces = tmp_path / "faces.json"
+    bad_faces.write_text("{}")
+    config = TranslateConfig(to="happy", checkpoint=checkpoints["paired"], faces=bad_faces, progress=False)
+    with pytest.raises(ConfigError, match="has no 'frames' list"):
+        plan_translation(source, tmp_path / "o.mp4", config)
+    with pytest.raises(TranslationError, match="cannot make sad faces"):
+        translate(movie_avi, tmp_path / "o.mp4", to="sad", checkpoint=checkpoints["paired"], progress=False)
+    assert not _leftovers(tmp_path) and not (tmp_path / "o.mp4").exists()
+
+
+def test_conveyor_keeps_the_order_and_raises_worker_errors_on_the_caller():
+    delivered: list[int] = []
+    counts: list[int] = []
+    with Conveyor(frames_capacity=4, exclusive_generator=True, label="out.mp4") as conveyor:
+        conveyor.start(iter(range(7)), lambda i: 2 * i, delivered.append, counts.append)
+        sizes = []
+        for batch in conveyor.batches(3):
+            sizes.append(len(batch))
+            conveyor.send(batch)
+        conveyor.finish()
+    assert delivered == [0, 2, 4, 6, 8, 10, 12] and sizes == counts == [3, 3, 1]
+
+    def bad_frame(i: int) -> int:
+        if i == 5:
+            raise ValueError("frame 5 is broken")
+        return i
+
+    got: list[int] = []
+    with Conveyor(frames_capacity=4, exclusive_generator=False, label="out.mp4") as conveyor:
+        conveyor.start(iter(range(10)), bad_frame, lambda w: None, lambda n: None)
+        with pytest.raises(ValueError, match="frame 5 is broken"):
+            for batch in conveyor.batches(2):
+                got += batch
+                conveyor.send(batch)
+    assert got == [0, 1, 2, 3]
+
+    def disk_full(w: int) -> None:
+        if w == 3:
+            raise OSError("disk full")
+
+    with Conveyor(frames_capacity=4, exclusive_generator=True, label="out.mp4") as conveyor:
+        conveyor.start(iter(range(10)), lambda i: i, disk_full, lambda n: None)
+        with pytest.raises(OSError, match="disk full"):
+            for batch in conveyor.batches(2):
+                conveyor.send(batch)
+            conveyor.finish()
 
 
 # --------------------------------------------------------------------------- models, requests, masks

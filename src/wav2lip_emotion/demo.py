@@ -319,9 +319,9 @@ def _measurements(result: EvaluationResult, clip: Path) -> VideoMeasurement:
 
 def _measurement(result: EvaluationResult, score: VideoScore) -> VideoMeasurement:
     from .evaluation.measure import VideoMeasurement
-    from .evaluation.runner import _safe
+    from .evaluation.naming import safe_name
 
-    m = VideoMeasurement.load(result.out / "cache" / "measure" / _safe(score.variant) / f"{score.case}.npz")
+    m = VideoMeasurement.load(result.out / "cache" / "measure" / safe_name(score.variant) / f"{score.case}.npz")
     if m is None:
         raise ConfigError(f"{result.out}: the evaluation left no measurement of {score.variant} {score.case}")
     return m

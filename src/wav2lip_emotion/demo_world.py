@@ -173,12 +173,12 @@ def _translate(config: WorldDemoConfig, checkpoint: Path, world: Path, takes: di
     """The three translations, laid out as evaluate's ``--generated`` directory, plus side-by-side videos."""
     import json
 
-    from .evaluation.runner import _sha256
+    from .assets import file_sha256
     from .translation.pipeline import translate
 
     made = config.out / "translated"
     marker = made / "checkpoint.json"
-    made_by = {"checkpoint": str(checkpoint.resolve()), "sha256": _sha256(checkpoint)}
+    made_by = {"checkpoint": str(checkpoint.resolve()), "sha256": file_sha256(checkpoint)}
     if marker.is_file() and json.loads(marker.read_text()) != made_by:  # another model: translate again
         shutil.rmtree(made)
         shutil.rmtree(config.out / "videos", ignore_errors=True)
@@ -305,8 +305,8 @@ def _write_report(
 ) -> Path:
     from .atomic import write_text_atomic
     from .evaluation.measure import VideoMeasurement
+    from .evaluation.naming import safe_name
     from .evaluation.report import fmt, timeline_chart
-    from .evaluation.runner import _safe
 
     out = config.out
     plots: list[tuple[str, Path]] = []
@@ -316,7 +316,7 @@ def _write_report(
         panels = []
         for title, key in (
             (f"source ({src})", f"real/{config.actor}/front/{src}/level_{1 if src == 'neutral' else 3}/001"),
-            (f"translated to {dst}", f"{_safe('shipped')}/{case}"),
+            (f"translated to {dst}", f"{safe_name('shipped')}/{case}"),
         ):
             m = VideoMeasurement.load(cache / f"{key}.npz")
             if m is not None:

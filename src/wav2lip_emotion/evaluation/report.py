@@ -255,7 +255,9 @@ def metric_bars(result: EvaluationResult, path: Path) -> Path:
 # ------------------------------------------------------------------------------------------ output
 
 
-def _summary_json(s: Summary) -> dict[str, Any]:
+def summary_json(s: Summary) -> dict[str, Any]:
+    """One summary as JSON (summary.json): NaN as null, infinity as "inf"."""
+
     def clean(v: float) -> float | str | None:
         return None if math.isnan(v) else ("inf" if math.isinf(v) else v)
 
@@ -299,7 +301,7 @@ def write_outputs(result: EvaluationResult, config: EvaluateConfig) -> dict[str,
                 {"name": v.name, "kind": v.kind, "mask": v.mask, "strategy": v.strategy, "about": v.description}
                 for v in result.variants
             ],
-            "summaries": [_summary_json(s) for s in result.summaries],
+            "summaries": [summary_json(s) for s in result.summaries],
             "skipped": result.skipped,
             "seconds": round(result.seconds, 1),
         },
@@ -327,12 +329,12 @@ def result_timelines(result: EvaluationResult) -> dict[str, list[tuple[str, np.n
         times = np.arange(m.frames) / (m.fps or 25.0)
         return title, times, {c: m.probs[:, i] for i, c in enumerate(m.classes)}
 
-    from .runner import _safe
+    from .naming import safe_name
 
     panels = [panel(f"source ({case.source_emotion}): {case.source.id}", f"real/{case.source.id}")]
     for s in result.scores:
         if s.case == wanted:
-            panels.append(panel(f"{s.variant}: {case.pair_name}", f"{_safe(s.variant)}/{case.id}"))
+            panels.append(panel(f"{s.variant}: {case.pair_name}", f"{safe_name(s.variant)}/{case.id}"))
     panels.append(
         panel(f"destination ({case.destination_emotion}): {case.destination.id}", f"real/{case.destination.id}")
     )

@@ -11,7 +11,6 @@ checkpoint only measures what is new. The tables and plots are rebuilt from the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -25,11 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..assets import file_sha256
 from ..atomic import write_json_atomic
 from ..errors import ConfigError, MediaError, TranslationError
 from .cases import (
-    BASELINES,
-    PAPER_PAIRS,
     Case,
     Variant,
     baseline_variant,
@@ -40,7 +38,9 @@ from .cases import (
     plan_cases,
     select_actors,
 )
+from .config import EvaluateConfig
 from .measure import VideoMeasurement, measure_video
+from .naming import safe_name
 from .realism import REALISM_VERSION
 from .scores import Summary, VideoScore, score_video, summarise
 from .tables import find_summary
@@ -59,106 +59,6 @@ def shipped_expert() -> Path | None:
     from ..checkpoints import shipped_weights
 
     return shipped_weights(SHIPPED_EXPERT)
-
-
-@dataclass(kw_only=True)
-class EvaluateConfig:
-    """Settings of one evaluation: ``wav2lip-emotion evaluate`` and :func:`evaluate`."""
-
-    #: the dataset root (a generated world, or MEAD) and its layout ("world" or "mead"); None with ``videos``
-    data: Path | None = None
-    #: output directory: tables/, plots/, videos.csv, summary.json, report.md, and the caches
-    out: Path
-    layout: str = "world"
-    #: in-the-wild evaluation instead of a dataset: video files or directories of videos (no ground truth)
-    videos: tuple[Path, ...] = ()
-    #: ... translated into each of these emotions
-    to: tuple[str, ...] = ()
-    #: generator checkpoints to evaluate, "PATH" or "NAME=PATH" (default name: mask/strategy from the file)
-    checkpoints: tuple[str, ...] = ()
-    #: translation engines as variants, "[NAME=]ENGINE[@INTENSITY]": "mesh" (training-free), "mesh@0.5",
-    #: "model" (the shipped model); see wav2lip_emotion.translate's ``engine``
-    engines: tuple[str, ...] = ()
-    #: directories of videos generated elsewhere, "DIR" or "NAME=DIR", laid out <actor>/<sentence>/<src>_to_<dst>.mp4
-    generated: tuple[str, ...] = ()
-    #: built-in baselines: "ground-truth" (the ideal translation) and "copy" (output = input)
-    baselines: tuple[str, ...] = BASELINES
-    #: directed emotion pairs (default: the paper's six among neutral, happy, sad)
-    pairs: tuple[tuple[str, str], ...] = PAPER_PAIRS
-    #: intensity level of the non-neutral takes (the paper: 3)
-    level: int = 3
-    #: which actors: by name, or a split (splits dir with train/val/test.txt, or drawn like the trainer)
-    actors: tuple[str, ...] | None = None
-    splits: Path | None = None
-    split: str = "test"
-    val_actors: int | None = None
-    test_actors: int | None = None
-    seed: int = 0
-    #: use the world's aligned ground truth (PSNR/SSIM, FID reference) when it was rendered
-    use_aligned: bool = True
-    #: at most this many cases (after sorting by actor, sentence, pair); None = all
-    max_cases: int | None = None
-    #: the emotion judge (never the training objective): faceapi (default), fer or densenet121
-    judge: str = "faceapi"
-    #: per-frame valence/arousal CSVs from an external model (see docs/evaluation.md); None = the proxy
-    affect_csv: Path | None = None
-    #: skip deltas whose real source and destination differ by at most this (the ratio explodes when they
-    #: nearly agree); 0 = the paper's rule, which skips only exact ties
-    min_affect_gap: float = 0.0
-    #: joonson/syncnet_python's syncnet_v2.model: comparable LSE. None = our expert (labelled LSE*)
-    syncnet: Path | None = None
-    #: our SyncNet expert (.safetensors) for LSE* when ``syncnet`` is not given; None = the shipped world expert
-    expert: Path | None = None
-    #: pytorch-fid's pt_inception-2015-12-05 weights: real FID. None = Frechet distance on face-api features
-    inception: Path | None = None
-    #: measure LSE and identity (dlib) distances (both cost time)
-    lse: bool = True
-    identity: bool = True
-    #: realism metrics (evaluation/realism.py), BRISQUE on every ``quality_every``-th frame (0: none)
-    realism: bool = True
-    quality_every: int = 5
-    #: device and batch size of the translations
-    device: str = "auto"
-    batch_size: int | None = None
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        from ..perception.emotions import parse_emotion
-
-        self.out = Path(self.out)
-        self.videos = tuple(Path(v) for v in self.videos)
-        if self.videos and self.data is not None:
-            raise ConfigError("give either a dataset (--data) or clips (--videos), not both")
-        if not self.videos and self.data is None:
-            raise ConfigError("nothing to evaluate on: give a dataset (--data) or clips (--videos)")
-        if self.videos and not self.to:
-            raise ConfigError("in-the-wild evaluation needs the destination emotions (--to happy,sad)")
-        if self.to and not self.videos:
-            raise ConfigError("--to is for clips (--videos); a dataset's emotions are chosen with --pairs")
-        self.to = tuple(dict.fromkeys(parse_emotion(e).value for e in self.to))
-        if self.quality_every < 0:
-            raise ConfigError(f"quality_every must be >= 0 (0 = no BRISQUE), got {self.quality_every}")
-        for name in ("data", "splits", "affect_csv", "syncnet", "expert", "inception"):
-            value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, Path(value))
-        if self.layout not in ("world", "mead"):
-            raise ConfigError(f"evaluation layout must be world or mead, got {self.layout!r}")
-        if self.level not in (1, 2, 3):
-            raise ConfigError(f"level must be 1, 2 or 3, got {self.level}")
-        if not self.min_affect_gap >= 0:
-            raise ConfigError(f"min_affect_gap must be >= 0, got {self.min_affect_gap}")
-        if self.max_cases is not None and self.max_cases < 1:
-            raise ConfigError(f"max_cases must be at least 1, got {self.max_cases}")
-        for b in self.baselines:
-            baseline_variant(b)
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = str(v) if isinstance(v, Path) else [str(x) for x in v] if f.name == "videos" else v
-        return out
 
 
 @dataclass
@@ -187,20 +87,9 @@ def fingerprint(path: Path | None) -> str | None:
     return f"{Path(path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name)
-
-
-class _Context:
-    """Loaded models and cache paths of one evaluation."""
+class EvaluationContext:
+    """Loaded models (judge, features, identity, lip sync) and cache paths of one evaluation, shared by the
+    dataset and the in-the-wild modes: cached measurements and the variants' generated videos."""
 
     def __init__(self, config: EvaluateConfig) -> None:
         from ..perception.emotions import load_emotion_model
@@ -257,7 +146,7 @@ class _Context:
         if variant.name in self._checked or variant.kind not in ("checkpoint", "engine"):
             return
         self._checked.add(variant.name)
-        directory = self.config.out / "generated" / _safe(variant.name)
+        directory = self.config.out / "generated" / safe_name(variant.name)
         marker = directory / "variant.json"
         if variant.kind == "engine":
             from .. import __version__
@@ -265,7 +154,7 @@ class _Context:
             made_by: dict[str, Any] = {"engine": variant.engine, "intensity": variant.intensity, "version": __version__}
         else:
             assert variant.path is not None
-            made_by = {"checkpoint": str(variant.path.resolve()), "sha256": _sha256(variant.path)}
+            made_by = {"checkpoint": str(variant.path.resolve()), "sha256": file_sha256(variant.path)}
         if marker.is_file() and json.loads(marker.read_text()) != made_by:
             log.warning("%s: made by another checkpoint; generating %s's videos again", directory, variant.name)
             print(f"{directory}: made by another {variant.kind} setting; generating again", file=sys.stderr)
@@ -324,7 +213,9 @@ def _affect_from_csv(config: EvaluateConfig, key: str) -> tuple[float, float]:
     return read_affect_csv(path).mean()
 
 
-def _variants(config: EvaluateConfig) -> list[Variant]:
+def plan_variants(config: EvaluateConfig) -> list[Variant]:
+    """The variants of ``config``: its baselines, checkpoints, engines and directories of generated videos,
+    in that order; ConfigError for two variants of one name, or none at all."""
     out: list[Variant] = [baseline_variant(b) for b in config.baselines]
     for item in config.checkpoints:
         name, path = parse_named(item)
@@ -343,7 +234,7 @@ def _variants(config: EvaluateConfig) -> list[Variant]:
     return out
 
 
-def _generated_video(ctx: _Context, variant: Variant, case: Case) -> Path | None:
+def _generated_video(ctx: EvaluationContext, variant: Variant, case: Case) -> Path | None:
     """The video of ``variant`` for ``case``: made (and cached) here for checkpoints; None if it has none."""
     if variant.kind == "ground-truth":
         return case.ground_truth
@@ -353,7 +244,7 @@ def _generated_video(ctx: _Context, variant: Variant, case: Case) -> Path | None
         assert variant.path is not None
         path = variant.path / f"{case.id}.mp4"
         return path if path.is_file() else None
-    path = ctx.config.out / "generated" / _safe(variant.name) / f"{case.id}.mp4"
+    path = ctx.config.out / "generated" / safe_name(variant.name) / f"{case.id}.mp4"
     return translate_variant(ctx, variant, case.source.path, path, case.destination_emotion, case.source_emotion)
 
 
@@ -364,7 +255,7 @@ def _translate_has_engines() -> bool:
 
 
 def translate_variant(
-    ctx: _Context, variant: Variant, clip: Path, path: Path, to: str, source: str | None = None
+    ctx: EvaluationContext, variant: Variant, clip: Path, path: Path, to: str, source: str | None = None
 ) -> Path:
     """``path``: ``clip`` translated into ``to`` by a checkpoint or engine ``variant``, made once (cached)."""
     ctx.check_variant_directory(variant)
@@ -418,9 +309,9 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
     )
     if config.max_cases is not None:
         cases = cases[: config.max_cases]
-    variants = _variants(config)
+    variants = plan_variants(config)
     config.out.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(config)
+    ctx = EvaluationContext(config)
     work = [(v, c) for v in variants for c in cases if v.can(c)]
     if not work:
         raise ConfigError(
@@ -449,7 +340,7 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
             src = ctx.measurement(f"real/{case.source.id}", case.source.path)
             dst = ctx.measurement(f"real/{case.destination.id}", case.destination.path)
             truth = ctx.measurement(f"truth/{case.id}", case.ground_truth) if case.aligned is not None else dst
-            gen = ctx.measurement(f"{_safe(variant.name)}/{case.id}", video, reference=case.aligned)
+            gen = ctx.measurement(f"{safe_name(variant.name)}/{case.id}", video, reference=case.aligned)
         except (TranslationError, MediaError) as exc:
             skipped.append(f"{variant.name}: {case.id}: {exc}")
             if bar is not None:
@@ -464,14 +355,14 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
                 if variant.kind == "ground-truth" and case.aligned is not None
                 else case.destination.id
                 if variant.kind == "ground-truth"
-                else f"{_safe(variant.name)}/{case.id}"
+                else f"{safe_name(variant.name)}/{case.id}"
             )
             affect = (
                 _affect_from_csv(config, gen_key),
                 _affect_from_csv(config, case.source.id),
                 _affect_from_csv(config, case.destination.id),
             )
-        lse = ctx.lip_sync(f"{_safe(variant.name)}/{case.id}", video)
+        lse = ctx.lip_sync(f"{safe_name(variant.name)}/{case.id}", video)
         scores.append(
             score_video(
                 variant.name,

@@ -31,11 +31,12 @@ from ..atomic import atomic_path, write_json_atomic, write_text_atomic
 from ..errors import ConfigError, MediaError, TranslationError, Wav2LipEmotionError
 from .cases import Variant
 from .measure import VideoMeasurement
+from .naming import safe_name
 from .report import bar_chart, fmt, markdown_table, ranked, realism_definitions, write_csv
 from .scores import VideoScore, score_video, summarise
 
 if TYPE_CHECKING:
-    from .runner import EvaluateConfig, EvaluationResult, _Context
+    from .runner import EvaluateConfig, EvaluationContext, EvaluationResult
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ class WildCase:
 def collect_clips(items: Sequence[str | Path]) -> list[tuple[str, Path]]:
     """(unique name, path) of every clip: files as given, directories' video files (recursively, sorted).
     ConfigError for a missing path or a directory without videos."""
-    from .runner import _safe
-
     paths: list[Path] = []
     for item in items:
         p = Path(item)
@@ -80,7 +79,7 @@ def collect_clips(items: Sequence[str | Path]) -> list[tuple[str, Path]]:
     out: list[tuple[str, Path]] = []
     used: set[str] = set()
     for p in dict.fromkeys(paths):
-        base = _safe(p.stem) or "clip"
+        base = safe_name(p.stem) or "clip"
         name, k = base, 2
         while name in used:
             name, k = f"{base}_{k}", k + 1
@@ -106,17 +105,17 @@ def _variants(config: EvaluateConfig) -> tuple[list[Variant], list[str]]:
     when it was asked for."""
     from dataclasses import replace
 
-    from .runner import _variants as dataset_variants
+    from .runner import plan_variants
 
     notes = []
     if "ground-truth" in config.baselines:
         notes.append("no ground-truth baseline in the wild: a real clip has no ideal translation")
     baselines = tuple(b for b in config.baselines if b != "ground-truth")
-    return dataset_variants(replace(config, baselines=baselines)), notes
+    return plan_variants(replace(config, baselines=baselines)), notes
 
 
-def _generated(ctx: _Context, variant: Variant, case: WildCase) -> Path | None:
-    from .runner import _safe, translate_variant
+def _generated(ctx: EvaluationContext, variant: Variant, case: WildCase) -> Path | None:
+    from .runner import translate_variant
 
     if variant.kind == "copy":
         return case.clip
@@ -124,7 +123,7 @@ def _generated(ctx: _Context, variant: Variant, case: WildCase) -> Path | None:
         assert variant.path is not None
         path = variant.path / f"{case.id}.mp4"
         return path if path.is_file() else None
-    path = ctx.config.out / "generated" / _safe(variant.name) / f"{case.id}.mp4"
+    path = ctx.config.out / "generated" / safe_name(variant.name) / f"{case.id}.mp4"
     return translate_variant(ctx, variant, case.clip, path, case.destination_emotion, None)
 
 
@@ -143,7 +142,7 @@ def evaluate_wild(config: EvaluateConfig, only: Mapping[str, Sequence[str]] | No
     """Translate every clip of ``config.videos`` into every emotion of ``config.to`` with every variant,
     measure against the clip, tabulate, plot (see the module docstring). ``only``: variant name -> the
     destinations that variant is limited to (a variant not named: every destination it can make)."""
-    from .runner import EvaluationResult, _Context, _safe
+    from .runner import EvaluationContext, EvaluationResult
 
     start = time.perf_counter()
     clips = collect_clips(config.videos)
@@ -163,7 +162,7 @@ def evaluate_wild(config: EvaluateConfig, only: Mapping[str, Sequence[str]] | No
     if not work:
         raise ConfigError(f"none of the variants can translate into {', '.join(config.to)}")
     config.out.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(config)
+    ctx = EvaluationContext(config)
     _check_destinations(config, ctx.judge.classes)
     bar = None
     if config.progress:
@@ -188,7 +187,7 @@ def evaluate_wild(config: EvaluateConfig, only: Mapping[str, Sequence[str]] | No
             if video is None:
                 skipped.append(f"{variant.name}: no video for {case.id}")
                 continue
-            gen = src if variant.kind == "copy" else ctx.measurement(f"{_safe(variant.name)}/{case.id}", video)
+            gen = src if variant.kind == "copy" else ctx.measurement(f"{safe_name(variant.name)}/{case.id}", video)
         except (TranslationError, MediaError) as exc:
             if sources.get(case.name) is None:
                 skipped.append(f"{case.clip}: {exc}")
@@ -200,7 +199,7 @@ def evaluate_wild(config: EvaluateConfig, only: Mapping[str, Sequence[str]] | No
                 bar.update(1)
         lse = None
         try:
-            lse = ctx.lip_sync(f"{_safe(variant.name)}/{case.id}", video)
+            lse = ctx.lip_sync(f"{safe_name(variant.name)}/{case.id}", video)
         except Wav2LipEmotionError as exc:  # a silent clip has no lip sync to score
             gen_notes = [f"no LSE: {exc}"]
         else:
@@ -334,7 +333,7 @@ def save_figure(fig: Any, path: Path) -> Path:
 def write_wild_outputs(
     result: EvaluationResult, config: EvaluateConfig, frames: dict[str, list[tuple[str, VideoMeasurement]]]
 ) -> dict[str, Path]:
-    from .report import _summary_json
+    from .report import summary_json
     from .runner import write_scores_csv
 
     out = config.out
@@ -369,7 +368,7 @@ def write_wild_outputs(
                 {"name": v.name, "kind": v.kind, "engine": v.engine, "intensity": v.intensity, "about": v.description}
                 for v in result.variants
             ],
-            "summaries": [_summary_json(s) for s in result.summaries],
+            "summaries": [summary_json(s) for s in result.summaries],
             "skipped": result.skipped,
             "seconds": round(result.seconds, 1),
         },

@@ -1,0 +1,53 @@
+"""Per-frame faces read from a file (``translate --faces F.json``) instead of tracked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, TranslationError
+from ..faces import FaceObservation
+
+
+class FaceTrackFile:
+    """Per-frame faces from ``wav2lip-emotion faces --json`` (``frames``: index, found, box, landmarks)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{self.path}: no such face-track file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{self.path}: not a face-track JSON file ({exc})") from None
+        frames = data.get("frames") if isinstance(data, dict) else None
+        if not isinstance(frames, list) or not frames:
+            raise ConfigError(f"{self.path}: has no 'frames' list (write it with `wav2lip-emotion faces VIDEO --json`)")
+        self.frames: dict[int, dict[str, Any]] = {}
+        for i, rec in enumerate(frames):
+            if not isinstance(rec, dict) or not isinstance(rec.get("index", i), int):
+                raise ConfigError(f"{self.path}: frame record {i} is not an object with an integer index")
+            self.frames[int(rec.get("index", i))] = rec
+        self.count = max(self.frames) + 1
+
+    def observation(self, index: int, time_s: float) -> FaceObservation:
+        rec = self.frames.get(index)
+        if rec is None:
+            raise TranslationError(
+                f"{self.path}: has no record for frame {index} (it covers {self.count} frames); was it made from "
+                "this video?"
+            )
+        if not rec.get("found") or rec.get("box") is None:
+            return FaceObservation(index, time_s, False)
+        try:
+            box = np.asarray(rec["box"], dtype=np.float64).reshape(4)
+            lm = rec.get("landmarks")
+            landmarks = None if lm is None else np.asarray(lm, dtype=np.float64).reshape(-1, 2)
+        except (TypeError, ValueError):
+            raise TranslationError(f"{self.path}: frame {index} has a malformed box or landmarks") from None
+        if landmarks is not None:
+            landmarks = np.concatenate([landmarks, np.zeros((len(landmarks), 1))], axis=1)
+        return FaceObservation(index, time_s, True, box=box, landmarks=landmarks, score=float(rec.get("score", 1.0)))
