@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wav2lip_emotion.app import worker
+from wav2lip_emotion.app import analysis, translating, worker
 from wav2lip_emotion.app.jobs import JobRequest
 from wav2lip_emotion.errors import TranslationError
 
@@ -93,7 +93,7 @@ def test_tqdm_bar_routed_to_on_progress():
     import tqdm
 
     seen: list[tuple[int, int | None]] = []
-    with worker._tqdm_progress(lambda d, t: seen.append((d, t))):
+    with translating._tqdm_progress(lambda d, t: seen.append((d, t))):
         bar = tqdm.tqdm(total=4, unit="frame")
         bar.update(3)
         bar.update(1)
@@ -161,13 +161,13 @@ def test_source_measurement_is_kept_for_the_next_job(tmp_path, monkeypatch):
             identity=np.zeros(128),
         )
 
-    monkeypatch.setattr(worker, "measure_media", fake_measure)
+    monkeypatch.setattr(analysis, "measure_media", fake_measure)
     src = tmp_path / "input" / "clip.mp4"
     src.parent.mkdir()
     src.write_bytes(b"video")
-    first = worker._cached_source(src, None, None, None, lambda *a: None, 2)
-    again = worker._cached_source(src, None, None, None, lambda *a: None, 2)
+    first = analysis._cached_source(src, None, None, None, lambda *a: None, 2)
+    again = analysis._cached_source(src, None, None, None, lambda *a: None, 2)
     assert len(calls) == 1 and np.array_equal(first.probs, again.probs) and again.identity is not None
     src.write_bytes(b"another video")  # a new file: measured again
-    worker._cached_source(src, None, None, None, lambda *a: None, 2)
+    analysis._cached_source(src, None, None, None, lambda *a: None, 2)
     assert len(calls) == 2

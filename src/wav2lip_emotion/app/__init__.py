@@ -2,6 +2,8 @@
 
 * :mod:`.jobs`: :class:`JobRunner`, the queue of jobs, each run in a process of its own (cancellable);
 * :mod:`.worker`: the work of one job (translate, then measure the emotions and the realism);
+  its steps: :mod:`.translating` (translate with what this install takes), :mod:`.analysis` (the
+  measurements), :mod:`.verdicts` (the realism checks), :mod:`.closeup` (the close-up of the face);
 * :mod:`.inputs`: what the page may choose (samples, engines) and the checks of uploads;
 * :mod:`.service`: :class:`AppService`, the page's logic without the page (sessions, folders, jobs);
 * :mod:`.ui`: the Gradio page (needs the ``app`` extra: ``pip install 'wav2lip-emotion[app]'``).

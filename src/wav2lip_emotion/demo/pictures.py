@@ -24,9 +24,9 @@ def grid_indices(frames: int, columns: int) -> list[int]:
 def face_boxes(clip: Path, indices: Sequence[int]) -> dict[int, np.ndarray]:
     """Frame index -> the face's box [x0, y0, x1, y1] in the clip (the mesh's landmarks), found anew in
     each frame; a frame without a face takes the nearest frame's box."""
+    from ..errors import MediaError
     from ..faces import FaceTracker, TrackerConfig
     from ..media import VideoReader
-    from ..errors import MediaError
 
     tracker = FaceTracker(TrackerConfig(smooth=False))
     wanted = set(indices)

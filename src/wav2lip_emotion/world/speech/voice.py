@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from ...perception.emotions import parse_emotion
+from ...emotions import parse_emotion
 from .recordings import Utterance
 
 __all__ = ["EMOTION_VOICE", "emotional_voice"]
