@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,8 +66,6 @@ def line_chart(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .atomic import atomic_path
-
     colours = colours or EMOTION_COLOURS
     dpi = 100
     fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi, layout="constrained")
@@ -95,6 +94,16 @@ def line_chart(
     if series:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     path = Path(path)
+    save_figure(fig, path)
+    return path
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write a matplotlib Figure as a PNG, atomically (its folder made if needed)."""
+    from .atomic import atomic_path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".tmp.png") as tmp:
         fig.savefig(tmp, format="png")
     return path

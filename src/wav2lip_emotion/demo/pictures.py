@@ -100,7 +100,7 @@ def frame_grid(clip: Path, rows: Sequence[DemoRow], boxes: dict[int, np.ndarray]
     """Face crops over time (matplotlib): the source row, then one row per result; columns = moments."""
     from matplotlib.figure import Figure
 
-    from ..evaluation.wild import save_figure
+    from ..visual import save_figure
 
     fps = probe(clip).fps or 25.0
     lines = [("source\n(movie-hello.mp4)", clip)] + [
@@ -130,8 +130,7 @@ def emotion_plot(source: VideoMeasurement, results: Sequence[tuple[DemoRow, Vide
     from matplotlib.figure import Figure
 
     from ..emotions import parse_emotion
-    from ..evaluation.wild import save_figure
-    from ..visual import EMOTION_COLOURS
+    from ..visual import EMOTION_COLOURS, save_figure
 
     panels = [("source (movie-hello.mp4)", None, source)] + [
         (f"{LABELS[r.variant]} \u2192 {r.destination}", r.destination, m) for r, m in results

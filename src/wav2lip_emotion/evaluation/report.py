@@ -154,7 +154,7 @@ def bar_chart(
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    from .wild import save_figure
+    from ..visual import save_figure
 
     names = list(metrics)
     rows = max(1, math.ceil(len(names) / columns))
@@ -203,8 +203,7 @@ def timeline_chart(panels: Sequence[tuple[str, np.ndarray, dict[str, np.ndarray]
     (matplotlib's Figure API; NaN = a gap; each emotion in its colour of ``visual.EMOTION_COLOURS``)."""
     from matplotlib.figure import Figure
 
-    from ..visual import EMOTION_COLOURS
-    from .wild import save_figure
+    from ..visual import EMOTION_COLOURS, save_figure
 
     fig = Figure(figsize=(9.0, 3.6 * max(1, len(panels))), dpi=100, layout="constrained")
     axes = fig.subplots(max(1, len(panels)), 1, squeeze=False)[:, 0]

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..atomic import atomic_path, write_json_atomic, write_text_atomic
+from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import ConfigError, MediaError, TranslationError, Wav2LipEmotionError
+from ..visual import save_figure
 from .cases import Variant
 from .measure import VideoMeasurement
 from .naming import safe_name
@@ -320,14 +321,6 @@ def frame_plot(title: str, destination: str, series: Sequence[tuple[str, VideoMe
     axes[0].legend(loc="upper left", fontsize="small", ncol=3)
     axes[-1].set_xlabel("time (s)")
     return save_figure(fig, path)
-
-
-def save_figure(fig: Any, path: Path) -> Path:
-    """Write a matplotlib Figure as a PNG, atomically (its folder made if needed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, suffix=".tmp.png") as tmp:
-        fig.savefig(tmp, format="png")
-    return path
 
 
 def write_wild_outputs(
