@@ -579,3 +579,15 @@ def test_package_level_api_and_config(tmp_path):
         TranslateConfig(to="happy", device="tpu")
     with pytest.raises(ConfigError, match="batch size"):
         TranslateConfig(to="happy", batch_size=0)
+
+
+def test_a_one_off_setting_does_not_stick(tmp_path, movie_avi, checkpoints):
+    """translate() restores torch's thread count and the mask of a translator the caller passed in, so a
+    one-off ``threads=`` or ``mask=`` does not leak into the next video."""
+    translator = EmotionTranslator.from_checkpoint(checkpoints["paired"], "happy", mask="half")
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    translate(movie_avi, tmp_path / "o.mp4", to="happy", translator=translator, threads=wanted, mask="full",
+              progress=False)  # fmt: skip
+    assert torch.get_num_threads() == before
+    assert translator.mask is MaskMode.HALF
