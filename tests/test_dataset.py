@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader
 
 from wav2lip_emotion.audio import mel_start_index, sync_mel_windows
 from wav2lip_emotion.data.cache import CachedVideo, CacheInfo, FaceCache, FaceCacheWriter, write_json_atomic
-from wav2lip_emotion.data.dataset import DataError, SampleConfig, TalkingFaceDataset, _audio_ok
+from wav2lip_emotion.data.dataset import DataError, SampleConfig, TalkingFaceDataset
+from wav2lip_emotion.data.plans import audio_window_ok
 from wav2lip_emotion.errors import ConfigError, Wav2LipEmotionError
 from wav2lip_emotion.perception.emotions import EMOTIONS
 
@@ -323,7 +324,7 @@ def test_default_length_follows_the_windows(mead: FaceCache) -> None:
 def test_audio_check_matches_sync_mel_windows() -> None:
     for frames in (7, 12, 30):
         for mel_steps in (16, 30, 40, 60, 100):
-            ok = _audio_ok(frames, mel_steps, T, FPS)
+            ok = audio_window_ok(frames, mel_steps, T, FPS)
             mel = np.zeros((80, mel_steps), np.float32)
             for s in range(frames - T + 1):
                 m0 = mel_start_index(s, FPS)

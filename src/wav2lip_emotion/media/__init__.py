@@ -1,17 +1,13 @@
-"""Media input/output: streaming video reading and writing (PyAV) and still images (Pillow)."""
+"""Media input/output: streaming video probing (``probe``), reading (``reader``) and writing (``writer``,
+with ``audio_mux``) with PyAV, and still images (``images``, Pillow). ``video`` gathers the video API."""
 
 from __future__ import annotations
 
+from .audio_mux import MP4_AUDIO_COPY_CODECS
 from .images import IMAGE_SUFFIXES, is_image_path, read_image, write_image
-from .video import (
-    MP4_AUDIO_COPY_CODECS,
-    Frame,
-    VideoInfo,
-    VideoReader,
-    VideoWriter,
-    iter_frames,
-    probe_video,
-)
+from .probe import VideoInfo, probe_video
+from .reader import Frame, VideoReader, iter_frames
+from .writer import VideoWriter
 
 __all__ = [
     "IMAGE_SUFFIXES",

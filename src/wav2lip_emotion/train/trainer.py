@@ -18,15 +18,10 @@ same trajectory: batches are a function of (seed, step), and every state the ste
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import math
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,86 +30,30 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..atomic import atomic_path, write_json_atomic, write_text_atomic
-from ..checkpoints import load_discriminator, load_syncnet, read_checkpoint, save_model
+from ..atomic import write_json_atomic, write_text_atomic
+from ..checkpoints import load_discriminator, load_syncnet
 from ..devices import pick_device
-from ..emotions import EMOTIONS
-from ..errors import CheckpointError, ConfigError, TrainingError
-from ..messages import first_line
+from ..errors import ConfigError
 from ..models import ConditionalGenerator, QualityDiscriminator, SyncNetExpert, Wav2LipGenerator, get_profile
-from ..models.syncnet import stack_lower_halves, sync_probability
 from ..perception.emotions import load_emotion_model
+from .checkpointing import CheckpointMixin, clear_run, init_generator
 from .config import TrainConfig, load_config
-from .data import NEUTRAL_INDEX, StepBatchSampler, TrainData, build_data, resolve_targets
-from .logbook import RunLog, sample_grid
-from .losses import (
-    LOSS_TERMS,
-    EmotionLoss,
-    GeneratorOutputs,
-    SyncLoss,
-    clamp_grad_norm,
-    discriminator_loss,
-    sync_bce,
-)
+from .data import StepBatchSampler, TrainData, build_data
+from .distributed import Distributed
+from .logbook import RunLog
+from .losses import LOSS_TERMS, EmotionLoss
+from .steps import StepMixin
+from .validation import ValidationMixin
 
 log = logging.getLogger(__name__)
 
-STATE_PREFIX = "state_"
 
+class Trainer(CheckpointMixin, StepMixin, ValidationMixin):
+    """Build everything a config asks for, then :meth:`run` (resuming when state exists).
 
-# ------------------------------------------------------------------------------------ devices, ranks
-
-
-@dataclass(frozen=True)
-class Distributed:
-    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls, device_type: str) -> Distributed:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world <= 1:
-            return cls()
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-    def barrier(self) -> None:
-        if self.enabled:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-
-def _seed_for(*parts: int) -> int:
-    """A 63-bit seed from integers (stable across processes, unlike hash())."""
-    import numpy as np
-
-    return int(np.random.SeedSequence(list(parts)).generate_state(2, np.uint64)[0] >> np.uint64(1))
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
-
-
-# ------------------------------------------------------------------------------------ the trainer
-
-
-class Trainer:
-    """Build everything a config asks for, then :meth:`run` (resuming when state exists)."""
+    Its parts live with their jobs: saving and resuming in :class:`CheckpointMixin`, one step in
+    :class:`StepMixin`, validation and sample grids in :class:`ValidationMixin`; this module builds the
+    models, feeds the batches and runs the loop."""
 
     def __init__(self, config: TrainConfig, *, resume: bool = True, data: TrainData | None = None) -> None:
         self.config = config.validate()
@@ -233,112 +172,6 @@ class Trainer:
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(model, device_ids=ids)
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.use_amp:
-            return torch.autocast(self.device.type, dtype=self.amp_dtype)
-        return contextlib.nullcontext()
-
-    # ------------------------------------------------------------------ state
-
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "format": "wav2lip-emotion-train-state",
-            "step": self.step,
-            "stage": self.stage,
-            "config": self.config.to_toml(),
-            "model": self.trained.state_dict(),
-            "optimizer": self.opt.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "sync_on": self.sync_on,
-            "history": json.dumps(self.history),
-            "torch_rng": torch.get_rng_state(),
-        }
-        if self.discriminator is not None and self.opt_d is not None:
-            state["discriminator"] = self.discriminator.state_dict()
-            state["optimizer_d"] = self.opt_d.state_dict()
-            state["scaler_d"] = self.scaler_d.state_dict()
-        if torch.cuda.is_available():
-            state["cuda_rng"] = torch.cuda.get_rng_state_all()
-        return state
-
-    def load_state_dict(self, state: dict[str, Any], source: Path) -> None:
-        saved = load_config(None, **_sections_of(state["config"]))
-        for section in ("model",):
-            if getattr(saved, section) != getattr(self.config, section) or saved.stage != self.stage:
-                raise TrainingError(
-                    f"{source}: this run directory holds a {saved.stage} run with other model settings; "
-                    "use another runtime.output, or --fresh to start over"
-                )
-        self.trained.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        if self.discriminator is not None and self.opt_d is not None:
-            if "discriminator" not in state:
-                raise TrainingError(f"{source}: has no discriminator state but this config trains one")
-            self.discriminator.load_state_dict(state["discriminator"])
-            self.opt_d.load_state_dict(state["optimizer_d"])
-            self.scaler_d.load_state_dict(state["scaler_d"])
-        self.step = int(state["step"])
-        self.sync_on = bool(state["sync_on"])
-        self.history = json.loads(state["history"])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-
-    def _state_files(self) -> list[Path]:
-        return sorted((self.out / "checkpoints").glob(f"{STATE_PREFIX}*.pt"))
-
-    def try_resume(self) -> int | None:
-        """Load the newest readable state checkpoint; return its step (None: nothing to resume)."""
-        for torn in (self.out / "checkpoints").glob(f".{STATE_PREFIX}*"):  # a write cut short by a crash
-            torn.unlink(missing_ok=True)
-        for path in reversed(self._state_files()):
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as exc:  # a damaged file: fall back to the one before
-                log.warning("%s: unreadable training state (%s); trying an older one", path, exc)
-                continue
-            self.load_state_dict(state, path)
-            self.last_saved = self.step
-            return self.step
-        return None
-
-    def save(self) -> Path:
-        """Write the training state (atomically), export the models, prune old states."""
-        path = self.out / "checkpoints" / f"{STATE_PREFIX}{self.step:07d}.pt"
-        if self.dist.main:
-            with atomic_path(path) as tmp:
-                torch.save(self.state_dict(), tmp)
-            self._export()
-            states = self._state_files()
-            keep = max(1, self.config.schedule.keep)
-            for old in states[:-keep]:
-                old.unlink(missing_ok=True)
-        self.last_saved = self.step
-        self.dist.barrier()
-        return path
-
-    def model_extra(self) -> dict[str, Any]:
-        """What a saved model says about itself (read by translate and evaluate)."""
-        cfg = self.config
-        extra: dict[str, Any] = {"stage": self.stage, "step": self.step, "mask": cfg.model.mask}
-        # the crop margin of the face cache: translation crops faces the same way
-        extra["crop_padding"] = float(self.data.cache.info.padding)
-        if self.stage in ("emotion", "conditional"):
-            extra["pairs"] = cfg.data.pairs
-            # the emotions it was trained on (a conditional model translates between any two of them)
-            extra["emotions"] = self.emotions
-            extra["strategy"] = cfg.loss.strategy if self.stage == "emotion" else "conditional"
-            extra["targets"] = resolve_targets(cfg)
-        extra["validation"] = self.history.get("last_val", {})
-        return extra
-
-    def _export(self) -> None:
-        name = "syncnet" if self.stage == "syncnet" else "generator"
-        save_model(self.trained, self.out / f"{name}.safetensors", extra=self.model_extra())
-        if self.discriminator is not None:
-            save_model(self.discriminator, self.out / "discriminator.safetensors", extra={"step": self.step})
-
     # ------------------------------------------------------------------ batches
 
     def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -367,187 +200,6 @@ class Trainer:
             )
             self._val_cache = list(self._loader(val, sampler))
         return self._val_cache
-
-    def condition(self, batch: dict[str, Any], step: int, *, train: bool) -> dict[str, torch.Tensor]:
-        """The conditional generator's inputs for a batch (empty for the paired stages).
-
-        target = destination emotion; intensity = destination level / 3 (1 for a neutral destination);
-        reconstruction (same-video) samples get intensity 0 half of the time while training (0 = leave
-        unchanged); the source emotion is hidden ("unknown") with probability data.source_dropout.
-        """
-        if self.stage != "conditional":
-            return {}
-        dest = batch["destination_emotion"].long()
-        src = batch["source_emotion"].long()
-        intensity = torch.where(dest == NEUTRAL_INDEX, torch.ones_like(batch["intensity"]), batch["intensity"])
-        if train:
-            gen = torch.Generator().manual_seed(_seed_for(self.config.runtime.seed, step, self.dist.rank, 17))
-            u = torch.rand(2, len(dest), generator=gen).to(dest.device)
-            recon = batch["reconstruction"].bool()
-            intensity = torch.where(recon & (u[0] < 0.5), torch.zeros_like(intensity), intensity)
-            src = torch.where(u[1] < self.config.data.source_dropout, torch.full_like(src, -1), src)
-        return {"target": dest, "source": src, "intensity": intensity.float()}
-
-    # ------------------------------------------------------------------ one step
-
-    def _sync_labels(self, n: int, step: int, *, train: bool) -> torch.Tensor:
-        if not train:
-            return (torch.arange(n) % 2 == 0).float()
-        gen = torch.Generator().manual_seed(_seed_for(self.config.runtime.seed, step, self.dist.rank, 23))
-        return (torch.rand(n, generator=gen) < 0.5).float()
-
-    def _augment(self, frames: torch.Tensor, step: int) -> torch.Tensor:
-        """Per window: horizontal flip (p 0.5), brightness x[0.7, 1.3], per-channel gain x[0.85, 1.15],
-        contrast x[0.7, 1.3] around the window's mean; seeded by (seed, step, rank)."""
-        b = frames.shape[0]
-        gen = torch.Generator().manual_seed(_seed_for(self.config.runtime.seed, step, self.dist.rank, 31))
-        u = torch.rand(b, 6, generator=gen).to(frames.device)
-        flip = u[:, 0] < 0.5
-        frames = torch.where(flip.view(-1, 1, 1, 1, 1), frames.flip(-1), frames)
-        gain = (0.7 + 0.6 * u[:, 1]).view(-1, 1, 1, 1, 1) * (0.85 + 0.3 * u[:, 2:5]).view(-1, 3, 1, 1, 1)
-        contrast = (0.7 + 0.6 * u[:, 5]).view(-1, 1, 1, 1, 1)
-        mean = frames.mean(dim=(1, 2, 3, 4), keepdim=True)
-        return ((frames - mean) * contrast + mean).mul(gain).clamp(0, 1)
-
-    def _syncnet_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
-        y = self._sync_labels(batch["targets"].shape[0], step, train=True).to(self.device)
-        frames = torch.where(y.view(-1, 1, 1, 1, 1) > 0, batch["targets"], batch["faces"][:, 3:])
-        if self.config.data.augment:
-            frames = self._augment(frames, step)
-        self.trained_ddp.train()
-        with self._autocast():
-            loss = sync_bce(self.trained_ddp, batch["mel"], frames, y)
-        self._check_finite({"sync_bce": loss}, step)
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.opt)
-        self.scaler.update()
-        return {"loss": loss.item()}
-
-    def _generator_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
-        gen = self.trained_ddp
-        gen.train()
-        cond = self.condition(batch, step, train=True)
-        disc = self.discriminator
-        if disc is not None:
-            disc.requires_grad_(False)  # the generator's GAN term must not train the discriminator
-        with self._autocast():
-            generated = gen(batch["mels"], batch["faces"], **cond)
-            out = GeneratorOutputs(generated, batch["targets"], batch["mel"], batch["destination_emotion"])
-            terms = {name: term(out) for name, term in self.terms.items()}
-        weights = dict(self.weights)
-        if not self.sync_on:
-            weights["sync"] = 0.0
-        total = sum(weights[name] * value.float() for name, value in terms.items())
-        self._check_finite({**terms, "total": total}, step)  # type: ignore[dict-item]
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.step(self.opt)
-        self.scaler.update()
-        metrics = {name: value.item() for name, value in terms.items()}
-        metrics["total"] = float(total.detach())
-
-        if disc is not None and self.opt_d is not None and self.discriminator_ddp is not None:
-            disc.requires_grad_(True)
-            disc.train()
-            with self._autocast():
-                d_loss = discriminator_loss(self.discriminator_ddp, batch["targets"], generated)
-            self._check_finite({"discriminator": d_loss}, step)
-            self.opt_d.zero_grad(set_to_none=True)
-            self.scaler_d.scale(d_loss).backward()
-            self.scaler_d.unscale_(self.opt_d)
-            low, high = self.config.loss.disc_grad_clamp
-            metrics["disc_grad_norm"] = clamp_grad_norm(disc.parameters(), low, high)
-            self.scaler_d.step(self.opt_d)
-            self.scaler_d.update()
-            metrics["discriminator"] = d_loss.item()
-        return metrics
-
-    def _check_finite(self, values: dict[str, torch.Tensor], step: int) -> None:
-        numbers = {k: float(v.detach()) for k, v in values.items()}
-        bad = {k: v for k, v in numbers.items() if not math.isfinite(v)}
-        if bad:
-            last = f"step {self.last_saved}" if self.last_saved is not None else "none yet"
-            what = ", ".join(f"{k} = {v}" for k, v in bad.items())
-            raise TrainingError(
-                f"step {step + 1}: loss is not finite ({what}); the run stopped without saving this step "
-                f"(last checkpoint: {last}). Lower optim.lr, check the data, or try runtime.precision = 'none'"
-            )
-
-    # ------------------------------------------------------------------ validation
-
-    @torch.no_grad()
-    def validate(self) -> dict[str, float]:
-        """Metrics on the fixed validation windows (eval mode)."""
-        model = _unwrap(self.trained)
-        was_training = model.training
-        model.eval()
-        sums: dict[str, float] = defaultdict(float)
-        counts: dict[str, int] = defaultdict(int)
-
-        def add(name: str, values: torch.Tensor) -> None:
-            values = values.detach().float().reshape(-1)
-            sums[name] += float(values.sum())
-            counts[name] += values.numel()
-
-        self.validated_windows = 0
-        for raw in self._val_batches():
-            batch = self._to_device(raw)
-            self.validated_windows += int(batch["targets"].shape[0])
-            if self.stage == "syncnet":
-                y = self._sync_labels(batch["targets"].shape[0], 0, train=False).to(self.device)
-                frames = torch.where(y.view(-1, 1, 1, 1, 1) > 0, batch["targets"], batch["faces"][:, 3:])
-                p = sync_probability(*model(batch["mel"], stack_lower_halves(frames))).view(-1)
-                add("loss", torch.nn.functional.binary_cross_entropy(p, y, reduction="none"))
-                add("accuracy", ((p > 0.5).float() == y).float())
-                continue
-            cond = self.condition(batch, 0, train=False)
-            generated = model(batch["mels"], batch["faces"], **cond)
-            add("l1", (generated - batch["targets"]).abs().mean(dim=(1, 2, 3, 4)))
-            if "sync" in self.terms:
-                sync: SyncLoss = self.terms["sync"]  # type: ignore[assignment]
-                p_gen = sync.probability(generated, batch["mel"])
-                add("sync", -torch.log(p_gen))
-                add("sync_p_generated", p_gen)
-                add("sync_p_real", sync.probability(batch["targets"], batch["mel"]))
-            dest = batch["destination_emotion"]
-            if "emotion" in self.terms:
-                emo: EmotionLoss = self.terms["emotion"]  # type: ignore[assignment]
-                p, valid = emo.probabilities(generated, dest)
-                add("objective_p_destination", p[valid])
-            if self.judge is not None and self.stage in ("emotion", "conditional"):
-                judge: EmotionLoss = self.judge  # type: ignore[assignment]
-                keep = batch.get("reconstruction")
-                keep = torch.ones_like(dest, dtype=torch.bool) if keep is None else keep == 0
-                for name, frames in (
-                    ("judge_p_destination", generated),
-                    ("judge_p_destination_source", batch["faces"][:, 3:]),  # the source video, real
-                    ("judge_p_destination_target", batch["targets"]),  # the targets' video, real
-                ):
-                    p, valid = judge.probabilities(frames, dest)
-                    add(name, p[valid & keep])
-        if was_training:
-            model.train()
-        return {k: sums[k] / counts[k] for k in sums if counts[k]}
-
-    def _samples(self) -> Path | None:
-        if self.stage == "syncnet" or not self.config.schedule.sample_every:
-            return None
-        model = _unwrap(self.trained)
-        was = model.training
-        model.eval()
-        batch = self._to_device(self._val_batches()[0])
-        with torch.no_grad():
-            generated = model(batch["mels"], batch["faces"], **self.condition(batch, 0, train=False))
-        model.train(was)
-        labels = [
-            f"{_name(int(s))} -> {_name(int(d))}"
-            for s, d in zip(batch["source_emotion"], batch["destination_emotion"], strict=True)
-        ]
-        path = self.out / "samples" / f"step_{self.step:07d}.png"
-        return sample_grid(
-            batch["faces"][:, 3:], batch["faces"][:, :3], generated, batch["targets"], path, labels=labels
-        )
 
     # ------------------------------------------------------------------ the loop
 
@@ -664,74 +316,6 @@ class Trainer:
             write_json_atomic(self.out / "summary.json", summary)
         return summary
 
-    def _evaluate(self, runlog: RunLog | None) -> dict[str, float]:
-        metrics: dict[str, float] = {}
-        if self.dist.main:
-            metrics = self.validate()
-            self.history["last_val"] = metrics
-            if runlog is not None:
-                runlog.write(self.step, "val", metrics)
-            grid = self._samples() if self.config.schedule.sample_every else None
-            if grid is not None and runlog is not None:
-                runlog.image("samples", grid, self.step)
-            sync_loss = metrics.get("sync")
-            if not self.sync_on and sync_loss is not None and sync_loss < self.config.loss.sync_warmup_threshold:
-                self.sync_on = True
-                log.info(
-                    "step %d: validation sync loss %.3f < %.2f: sync loss switched on",
-                    self.step,
-                    sync_loss,
-                    self.config.loss.sync_warmup_threshold,
-                )
-        if self.dist.enabled:  # every rank follows rank 0's warm-up decision
-            import torch.distributed as dist
-
-            flag = torch.tensor([1 if self.sync_on else 0])
-            dist.broadcast(flag, 0)
-            self.sync_on = bool(flag.item())
-        return metrics
-
-
-def init_generator(gen: nn.Module, path: str | Path) -> nn.Module:
-    """Load starting weights into ``gen``: an official Wav2Lip ``.pth`` or our safetensors.
-
-    A plain generator file may start a conditional generator (its conditioning starts at zero, so the
-    model begins as exactly that generator); a conditional file cannot start a plain one.
-    """
-    ckpt = read_checkpoint(path)
-    if ckpt.kind not in ("generator", "conditional_generator"):
-        raise CheckpointError(f"{path}: model.init_generator must be a generator checkpoint, not a {ckpt.kind}")
-    profile = getattr(gen, "profile", None)
-    try:
-        if isinstance(gen, ConditionalGenerator) and ckpt.kind == "generator":
-            gen.load_base_state_dict(ckpt.state_dict)
-        elif not isinstance(gen, ConditionalGenerator) and ckpt.kind == "conditional_generator":
-            raise CheckpointError(f"{path}: a conditional generator cannot start a paired (plain) generator")
-        else:
-            gen.load_state_dict(dict(ckpt.state_dict), strict=True)
-    except (RuntimeError, CheckpointError) as exc:
-        if isinstance(exc, CheckpointError) and "conditional generator cannot" in str(exc):
-            raise
-        first = first_line(exc)
-        name = getattr(profile, "name", "?")
-        raise CheckpointError(
-            f"{path}: does not fit a {name!r} profile generator ({first}); set model.profile to the checkpoint's"
-        ) from None
-    return gen
-
-
-def _name(index: int) -> str:
-    return EMOTIONS[index] if 0 <= index < len(EMOTIONS) else "?"
-
-
-def _sections_of(toml_text: str) -> dict[str, Any]:
-    import tomllib
-
-    data = tomllib.loads(toml_text)
-    return {k: v for k, v in data.items() if isinstance(v, dict)} | (
-        {"stage": data["stage"]} if "stage" in data else {}
-    )
-
 
 def train(
     config: TrainConfig | str | Path, overrides: list[str] | tuple[str, ...] = (), *, fresh: bool = False
@@ -742,24 +326,8 @@ def train(
     elif overrides:
         raise ConfigError("overrides apply to a config file; change the TrainConfig object instead")
     if fresh:
-        _clear_run(Path(config.runtime.output))
+        clear_run(Path(config.runtime.output))
     return Trainer(config).run()
-
-
-def _clear_run(out: Path) -> None:
-    """Remove a previous run's state (checkpoints, log, samples) so a run starts from step 0."""
-    import shutil
-
-    for name in ("checkpoints", "samples", "tensorboard"):
-        shutil.rmtree(out / name, ignore_errors=True)
-    for name in (
-        "log.jsonl",
-        "summary.json",
-        "generator.safetensors",
-        "syncnet.safetensors",
-        "discriminator.safetensors",
-    ):
-        (out / name).unlink(missing_ok=True)
 
 
 __all__ = ["Distributed", "Trainer", "init_generator", "pick_device", "train"]

@@ -1,0 +1,188 @@
+"""Reading video with PyAV: :class:`VideoReader` decodes lazily, one :class:`Frame` at a time (no frame
+lists in memory), optionally resampled to a constant rate; :func:`iter_frames` is its one-call form."""
+
+from __future__ import annotations
+
+import math
+import os
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, MediaError
+from .avio import describe_av_error, open_input
+from .probe import probe_oriented
+
+_EPS = 1e-6  # seconds; absorbs float error when an output tick falls exactly on a source timestamp
+_MAX_DECODE_THREADS = 8  # frame threading keeps about one decoded frame per thread: keep it bounded
+
+
+@dataclass
+class Frame:
+    """One output frame of a :class:`VideoReader`."""
+
+    index: int  # 0-based output frame index
+    time: float  # presentation time in seconds, 0.0 at the first frame of the stream
+    rgb: np.ndarray  # HxWx3 uint8, C-contiguous, display orientation
+
+
+class VideoReader:
+    """Decode the first video stream of ``path`` lazily, one :class:`Frame` at a time.
+
+    ``fps=None`` yields every decoded frame with its own timestamp. ``fps=25.0`` resamples to a
+    constant rate: output frame ``k`` (time ``k / fps`` after the first frame) is the source frame on
+    display at that time, i.e. the last one whose timestamp is ``<= k / fps``; source frames are
+    dropped or repeated as needed, which also regularises variable-frame-rate input. The stream ends
+    when the last source frame's display time (its duration, else the previous frame interval) is
+    over, so 30 frames at 30 fps give 25 frames at 25 fps. ``max_frames`` stops after that many output
+    frames. ``self.fps`` is the rate of the frames yielded (``info.fps`` when ``fps`` is None).
+
+    Only the frame being decoded and the one before it are held, so memory does not grow with the
+    length of the video. A decoding error part-way, or a packet the demuxer marks as damaged (cut
+    short), raises :class:`MediaError` naming the file and the source frame index reached; a stream
+    that simply ends early (the demuxer reports end of file, as with a cut Matroska file) ends the
+    iteration without an error.
+
+    Use as a context manager (or call :meth:`close`) to release an iteration that was not run to the
+    end; each ``iter()`` opens the file anew.
+    """
+
+    def __init__(
+        self, path: str | Path, fps: float | None = None, max_frames: int | None = None, threads: int | None = None
+    ) -> None:
+        if fps is not None and not (math.isfinite(fps) and fps > 0):
+            raise ConfigError(f"output frame rate must be a positive number, got {fps!r}")
+        if max_frames is not None and max_frames < 0:
+            raise ConfigError(f"max_frames must be >= 0, got {max_frames!r}")
+        self.path = Path(path)
+        self.info, self._orientation = probe_oriented(self.path)
+        self.fps: float = float(fps) if fps is not None else self.info.fps  # rate of the frames yielded
+        self._resample = fps is not None
+        self.max_frames = max_frames
+        #: decoder threads (None = one per core, at most 8); 1 decodes on the calling thread only
+        self.threads = threads
+        self._iterations: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def __iter__(self) -> Iterator[Frame]:
+        gen = self._frames()
+        self._iterations.add(gen)
+        return gen
+
+    def close(self) -> None:
+        """Stop every running iteration (closing its file)."""
+        for gen in list(self._iterations):
+            gen.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _rgb(self, frame: Any) -> np.ndarray:
+        from av.video.reformatter import Interpolation
+
+        # full-resolution chroma interpolation with exact rounding: swscale's default fast path
+        # replicates 4:2:0 chroma (mean error ~1.3 grey levels on smooth content, ~0.3 this way)
+        flags = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT | Interpolation.ACCURATE_RND
+        rgb = frame.to_ndarray(format="rgb24", interpolation=flags)
+        return np.ascontiguousarray(self._orientation.apply(rgb))
+
+    def _frames(self) -> Iterator[Frame]:
+        limit = self.max_frames if self.max_frames is not None else math.inf
+        if limit <= 0:
+            return
+        container = open_input(self.path, "video")
+        with container:
+            stream = container.streams.video[0]
+            if self.threads != 1:
+                stream.thread_type = "AUTO"
+                stream.thread_count = self.threads or min(os.cpu_count() or 1, _MAX_DECODE_THREADS)
+            decoded = _timed(container, stream, self.path, self.info.fps)
+            if not self._resample:
+                for index, (t, _, frame) in enumerate(decoded):
+                    if index >= limit:
+                        return
+                    yield Frame(index=index, time=t, rgb=self._rgb(frame))
+                return
+
+            step = 1.0 / self.fps
+            k = 0
+            prev: tuple[float, float, Any] | None = None
+            interval = 1.0 / self.info.fps  # display time of the last frame when it carries no duration
+            for cur in decoded:
+                if prev is not None:
+                    # output frames whose time lies before `cur` starts show `prev` (converted anew each
+                    # time, so that repeated frames are independent arrays)
+                    while k * step + _EPS < cur[0]:
+                        if k >= limit:
+                            return
+                        yield Frame(index=k, time=k * step, rgb=self._rgb(prev[2]))
+                        k += 1
+                    if cur[0] > prev[0]:
+                        interval = cur[0] - prev[0]
+                prev = cur
+            if prev is not None:
+                end = prev[0] + (prev[1] or interval)
+                while k * step + _EPS < end and k < limit:
+                    yield Frame(index=k, time=k * step, rgb=self._rgb(prev[2]))
+                    k += 1
+
+
+def _timed(container: Any, stream: Any, path: Path, nominal_fps: float) -> Iterator[tuple[float, float, Any]]:
+    """(seconds since the first frame, the frame's own duration or 0, av.VideoFrame) in display order.
+
+    Timestamps never go backwards (a frame stamped earlier than its predecessor gets the same time);
+    a frame without a timestamp is placed one nominal frame interval after the previous one.
+    """
+    tb = stream.time_base or Fraction(1, 1_000_000)
+    nominal = 1.0 / nominal_fps
+    first_pts: int | None = None
+    prev_t: float | None = None
+    for frame in _video_frames(container, stream, path):
+        if frame.pts is None:
+            t = prev_t + nominal if prev_t is not None else 0.0
+        else:
+            if first_pts is None:
+                first_pts = frame.pts
+            t = float((frame.pts - first_pts) * tb)
+        if prev_t is not None:
+            t = max(t, prev_t)
+        prev_t = t
+        yield t, float(frame.duration * tb) if frame.duration else 0.0, frame
+
+
+def _video_frames(container: Any, stream: Any, path: Path) -> Iterator[Any]:
+    """Decoded frames; MediaError naming the source frame index on a decoding error or damaged packet."""
+    import av
+
+    count = 0
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets, None)
+            if packet is None:
+                return
+            if packet.is_corrupt and packet.size:  # e.g. the short last packet of a cut file
+                raise MediaError(f"{path}: video stream is corrupt or truncated at frame {count} (damaged packet)")
+            frames = stream.decode(packet)  # the final empty packet flushes the decoder
+        except av.error.EOFError:
+            return
+        except av.error.FFmpegError as exc:
+            raise MediaError(
+                f"{path}: video stream is corrupt or truncated at frame {count} ({describe_av_error(exc)})"
+            ) from None
+        for frame in frames:
+            yield frame
+            count += 1
+
+
+def iter_frames(path: str | Path, fps: float | None = None) -> Iterator[Frame]:
+    """Stream the frames of ``path`` (see :class:`VideoReader`). The file is probed at once (so a bad
+    file raises here, not at the first ``next``) and closed when the iterator ends or is closed."""
+    return iter(VideoReader(path, fps=fps))
