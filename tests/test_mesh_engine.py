@@ -20,7 +20,7 @@ from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces.warp import backward_map, flipped_triangles, fold_guard, triangulate
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image, write_image
 from wav2lip_emotion.translation import TranslateConfig
-from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine, track_faces
+from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine, steady_landmarks, track_faces
 
 FRAMES = 24
 
@@ -375,3 +375,45 @@ def test_the_judge_sees_more_of_the_emotion_as_intensity_grows(track):
             means.append(float(judge(batch)[:, col].mean()))
     assert all(b >= a - 0.01 for a, b in itertools.pairwise(means)), means
     assert means[-1] > means[0] + 0.05, means
+
+
+# --------------------------------------------------------------------------- temporal steadiness
+
+
+def test_steady_landmarks_keep_motion_without_lag_and_calm_jitter():
+    n = 20
+    t = np.arange(n, dtype=np.float64)
+    moving = np.zeros((n, 468, 3))
+    moving[:, :, 0] = 3.0 * t[:, None] + 1.0
+    moving[:, :, 1] = -0.5 * t[:, None]
+    valid = np.ones(n, bool)
+    valid[9] = False  # a gap splits the clip into two runs
+    steady = steady_landmarks(moving, valid)
+    assert steady.shape == (n, 468, 2)
+    # a steady motion (also at the ends of each run) is kept exactly: nothing trails the face
+    assert np.abs(steady - moving[..., :2])[valid].max() < 1e-9
+    jitter = np.random.default_rng(0).normal(size=moving.shape)
+    calmed = steady_landmarks(moving + jitter, np.ones(n, bool))
+    assert (calmed - moving[..., :2]).std() < 0.7 * jitter[..., :2].std()
+    # a photo (one frame) is its own placement
+    assert np.array_equal(steady_landmarks(moving[:1], np.ones(1, bool)), moving[:1, :, :2])
+
+
+def test_guard_damping_is_smooth_never_flips_and_does_not_lag_a_schedule_step(track):
+    times = track["times"]
+    k = 12
+    step = f"{times[k - 1]:.4f}s:0,{times[k]:.4f}s:1"
+    engine, plan = _plan(track, "surprised", intensity=step)
+    _, always = _plan(track, "surprised")
+    assert plan.placement is not None and plan.damping is not None
+    assert plan.damping.min() >= 0.0 and plan.damping.max() <= 1.0
+    for i in range(FRAMES):
+        out, stats = engine.edit(track["frames"][i], track["landmarks"][i], plan, i)
+        assert stats.flipped == 0
+        if i < k:
+            assert np.array_equal(out, track["frames"][i])  # the step is not spread backwards
+        elif i == k:
+            # ... nor delayed: the first edited frame is edited as much as in a clip edited throughout
+            full, _ = engine.edit(track["frames"][i], track["landmarks"][i], always, i)
+            change = np.abs(out.astype(int) - track["frames"][i]).mean()
+            assert change > 0.9 * np.abs(full.astype(int) - track["frames"][i]).mean() > 0
