@@ -154,6 +154,37 @@ def test_fold_guard_never_lets_a_triangle_flip():
     assert np.abs(mx - xs).max() < 1e-3 and np.abs(my - ys).max() < 1e-3
 
 
+def test_backward_map_locates_points_like_matplotlibs_trapezoid_map():
+    """The vectorised point location gives the same map as matplotlib's trapezoid map on a valid mesh,
+    and where placed triangles overlap the highest-numbered one wins."""
+    import matplotlib.tri as mtri
+
+    from wav2lip_emotion.faces.warp import _locate
+
+    rng = np.random.default_rng(3)
+    src = np.concatenate([rng.uniform(5, 95, size=(80, 2)), [[0, 0], [0, 100], [100, 0], [100, 100]]])
+    tris = triangulate(src)
+    dst = src.copy()
+    dst[:80] += rng.normal(scale=2.0, size=(80, 2))
+    dst = fold_guard(src, dst, tris).dst
+    gx, gy = np.meshgrid(np.arange(3, 98, 2.0), np.arange(1, 99, 2.0))
+    q = np.stack([gx, gy], -1)
+    got = _locate(dst, tris, q, (3, 1), 2)
+    finder = mtri.TrapezoidMapTriFinder(mtri.Triangulation(dst[:, 0], dst[:, 1], tris))
+    want = np.asarray(finder(gx.ravel(), gy.ravel())).reshape(gx.shape)
+    # a grid point on an edge may go to either triangle (their affine pieces agree there)
+    differ = got != want
+    assert differ.mean() < 0.01
+    mx, my = backward_map(src, dst, tris, (0, 0, 100, 100))
+    assert np.isfinite(mx).all() and np.isfinite(my).all()
+    # two overlapping triangles: the later one wins
+    pts = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    overlap = np.array([[0, 1, 2], [1, 3, 0]], np.int32)
+    grid = np.stack(np.meshgrid(np.arange(0, 11, 1.0), np.arange(0, 11, 1.0)), -1)
+    index = _locate(pts, overlap, grid, (0, 0), 1)
+    assert index[2, 6] == 1 and index[8, 1] == 0 and index[9, 9] == 1
+
+
 # --------------------------------------------------------------------------- frames
 
 
@@ -389,14 +420,14 @@ def test_steady_landmarks_keep_motion_without_lag_and_calm_jitter():
     valid = np.ones(n, bool)
     valid[9] = False  # a gap splits the clip into two runs
     steady = steady_landmarks(moving, valid)
-    assert steady.shape == (n, 468, 2)
+    assert steady.shape == (n, 468, 3)
     # a steady motion (also at the ends of each run) is kept exactly: nothing trails the face
-    assert np.abs(steady - moving[..., :2])[valid].max() < 1e-9
+    assert np.abs(steady - moving)[valid].max() < 1e-9
     jitter = np.random.default_rng(0).normal(size=moving.shape)
     calmed = steady_landmarks(moving + jitter, np.ones(n, bool))
-    assert (calmed - moving[..., :2]).std() < 0.7 * jitter[..., :2].std()
+    assert (calmed - moving).std() < 0.7 * jitter.std()
     # a photo (one frame) is its own placement
-    assert np.array_equal(steady_landmarks(moving[:1], np.ones(1, bool)), moving[:1, :, :2])
+    assert np.array_equal(steady_landmarks(moving[:1], np.ones(1, bool)), moving[:1])
 
 
 def test_guard_damping_is_smooth_never_flips_and_does_not_lag_a_schedule_step(track):

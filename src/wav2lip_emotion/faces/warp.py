@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
-import matplotlib.tri as mtri
 import numpy as np
 from scipy.spatial import Delaunay
 
@@ -126,19 +125,38 @@ def backward_map(
 def _locate(dst: np.ndarray, triangles: np.ndarray, q: np.ndarray, origin: tuple[int, int], stride: int) -> np.ndarray:
     """Which triangle (placed at ``dst``) covers each grid point of ``q`` [gh, gw, 2]; -1 outside.
 
-    matplotlib's trapezoid-map point location (C++) when the placed triangles form a valid mesh;
-    else (triangles that overlap, e.g. a face turned far enough for its far side to fold behind
-    the nose) OpenCV rasterises them one by one, the last drawn winning."""
+    Vectorised rasterisation: every triangle is tested (barycentric coordinates) against the grid
+    points of its own bounding box only, all triangles at once (a face's thousand triangles cover the
+    grid about twice over, so this is a few tens of thousands of tests, no Python loop). Where placed
+    triangles overlap (a face turned far enough for its far side to fold behind the nose), the one with
+    the highest index wins, as if they were drawn in order. A grid point on an edge shared by two
+    triangles gets either: both affine pieces agree there."""
     gh, gw = q.shape[:2]
-    try:
-        finder = mtri.TrapezoidMapTriFinder(mtri.Triangulation(dst[:, 0], dst[:, 1], triangles))
-        return np.asarray(finder(q[..., 0].ravel(), q[..., 1].ravel()), np.int32).reshape(gh, gw)
-    except (RuntimeError, ValueError):
-        index = np.full((gh, gw), -1, np.int32)
-        grid_pts = np.round((dst - origin) / stride * 16).astype(np.int32)
-        for k, tri in enumerate(triangles):
-            cv2.fillConvexPoly(index, grid_pts[tri], int(k), lineType=cv2.LINE_8, shift=4)
+    cell = (np.asarray(dst, np.float64)[triangles] - origin) / stride  # [T, 3, 2] in grid cells
+    lo = np.maximum(np.ceil(cell.min(1) - 1e-6).astype(np.int64), 0)
+    hi = np.minimum(np.floor(cell.max(1) + 1e-6).astype(np.int64), [gw - 1, gh - 1])
+    nx, ny = np.maximum(hi[:, 0] - lo[:, 0] + 1, 0), np.maximum(hi[:, 1] - lo[:, 1] + 1, 0)
+    counts = nx * ny
+    index = np.full((gh, gw), -1, np.int32)
+    total = int(counts.sum())
+    if total == 0:
         return index
+    tid = np.repeat(np.arange(len(triangles)), counts)
+    offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    px, py = lo[tid, 0] + offset % nx[tid], lo[tid, 1] + offset // nx[tid]
+    a, b, c = cell[tid, 0], cell[tid, 1], cell[tid, 2]
+    v0, v1 = b - a, c - a
+    w0, w1 = px - a[:, 0], py - a[:, 1]
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    ok = np.abs(den) > 1e-12
+    den = np.where(ok, den, 1.0)
+    u = (w0 * v1[:, 1] - v1[:, 0] * w1) / den
+    v = (v0[:, 0] * w1 - w0 * v0[:, 1]) / den
+    eps = 1e-9
+    inside = ok & (u >= -eps) & (v >= -eps) & (u + v <= 1 + eps)
+    flat = np.full(gh * gw, -1, np.int64)
+    np.maximum.at(flat, py[inside] * gw + px[inside], tid[inside])
+    return flat.reshape(gh, gw).astype(np.int32)
 
 
 def warp_region(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:

@@ -51,10 +51,10 @@ OCCLUDER_FADE = 0.8
 SMILE_CLOSE = 0.6
 #: iris pins: radius (IOD) of the disc kept rigid in each eye, so lids move over a still eyeball
 IRIS_RADIUS = 0.055
-#: the warp is placed on the tracked mesh smoothed over time by a centred Gaussian of this many frames
-#: (no lag): the tracker's mesh jitters by a fraction of a pixel from frame to frame, and a field of
-#: displacements placed on a jittering mesh moves the face's texture back and forth where the field is
-#: steep (lip corners, lids). On single_face sad it took the flicker ratio from 1.33 to 1.19
+#: the clip is fitted, and the warp placed, on the tracked mesh smoothed over time by a centred Gaussian
+#: of this many frames (no lag): the tracker's mesh jitters by a fraction of a pixel from frame to frame,
+#: and a field of displacements placed on a jittering mesh (and turned and scaled by a jittering pose)
+#: moves the face's texture back and forth where the field is steep (lip corners, lids)
 PLACEMENT_SIGMA = 1.0
 #: the fold guard's damping of each control point is smoothed over time (a centred minimum over this
 #: many frames on each side, then a centred Gaussian of half that): a point damped in one frame and not
@@ -94,7 +94,7 @@ class MeshPlan:
     #: the mouth's opening at rest (IOD): a clip's least open (5th percentile), a photo's closed
     jaw_rest: float = 0.0
     #: [n, 468, 2] where the warp is placed: the tracked mesh smoothed over time (see
-    #: :func:`steady_landmarks`); None: the landmarks given to :meth:`MeshEngine.edit`
+    #: :func:`steady_landmarks`); None (a photo): the landmarks given to :meth:`MeshEngine.edit`
     placement: np.ndarray | None = None
     #: [n, m] the fold guard's damping of each control point (1 = free), smoothed over time; None: none
     damping: np.ndarray | None = None
@@ -156,7 +156,8 @@ class MeshEngine:
 
     def plan(self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray) -> MeshPlan:
         """Fit a clip's tracked faces ([n, 468, 3], [n], [n] seconds) and schedule its intensity."""
-        fit = fit_expression(landmarks, valid, times, source=self.source)
+        steady = steady_landmarks(landmarks, valid)
+        fit = fit_expression(steady, valid, times, source=self.source)
         layout, _ = control_points(fit.neutral[:, :2], 1.0)
         target = prototype(self.to)
         gain = opening_gain(self.to)
@@ -176,7 +177,7 @@ class MeshEngine:
             jaw_rest=float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0,
         )
         if len(valid) > 1:
-            plan.placement = steady_landmarks(landmarks, valid)
+            plan.placement = steady[..., :2]
             plan.damping = guard_damping(plan)
         return plan
 
@@ -251,11 +252,11 @@ def _targets(plan: MeshPlan, i: int, mesh: np.ndarray, local_delta: np.ndarray) 
 
 
 def steady_landmarks(landmarks: np.ndarray, valid: np.ndarray, sigma: float = PLACEMENT_SIGMA) -> np.ndarray:
-    """Tracked meshes [n, 468, >=2] smoothed over time ([n, 468, 2]): a centred Gaussian of ``sigma``
-    frames within each run of frames with a face (no lag: a steady motion is kept exactly, also at a
-    run's ends, which are extended by odd reflection; a frame without a face never pulls on its
-    neighbours)."""
-    pts = np.asarray(landmarks, np.float64)[..., :2].copy()
+    """Tracked meshes [n, 468, k] smoothed over time (float64, same shape): a centred Gaussian of
+    ``sigma`` frames within each run of frames with a face (no lag: a steady motion is kept exactly,
+    also at a run's ends, which are extended by odd reflection; a frame without a face never pulls on
+    its neighbours)."""
+    pts = np.array(landmarks, np.float64)
     valid = np.asarray(valid, bool)
     if sigma <= 0:
         return pts
