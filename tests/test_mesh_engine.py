@@ -294,6 +294,26 @@ def test_progress_callback_counts_both_passes(tmp_path, clip):
     assert [d for d, _ in seen] == list(range(1, 2 * FRAMES + 1))
 
 
+def test_an_encoder_failure_mid_clip_raises_and_writes_nothing(tmp_path, clip, monkeypatch):
+    """Frames are encoded on a second thread: an error there still reaches the caller, in order, and
+    neither the output nor the side-by-side video is left behind."""
+    from wav2lip_emotion.media import video
+
+    write = video.VideoWriter.write
+
+    def failing(self, rgb):
+        if self.frames_written == 5:
+            raise MediaError(f"{self.path}: disk full (simulated)")
+        write(self, rgb)
+
+    monkeypatch.setattr(video.VideoWriter, "write", failing)
+    out, side = tmp_path / "o.mp4", tmp_path / "side.mp4"
+    with pytest.raises(MediaError, match="disk full"):
+        wav2lip_emotion.translate(clip, out, "happy", side_by_side=side, progress=False)
+    assert not out.exists() and not side.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_clip_with_audio_keeps_it(tmp_path):
     src = asset_path("movie_hello")
     short = tmp_path / "hello.mp4"

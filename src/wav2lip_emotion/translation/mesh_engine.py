@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -452,6 +453,11 @@ def translate_mesh(
                 )
                 stack.callback(side.abort)
             reader = stack.enter_context(VideoReader(input_path))
+            # frames are encoded on a second thread while the next one is decoded and edited (the
+            # encoder releases the GIL); one frame in flight at most, written in order. The stack
+            # unwinds last-in first-out, so the pool finishes its write before any writer is aborted
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesh-encode"))
+            pending: Future[None] | None = None
             for frame in reader:
                 i = frame.index
                 if i >= run.frames:
@@ -460,10 +466,12 @@ def translate_mesh(
                 if valid[i]:
                     out, stats = engine.edit(frame.rgb, landmarks[i], plan, i)
                     _add(run, stats)
-                writer.write(out)
-                if side is not None:
-                    side.write(np.concatenate([frame.rgb, out], axis=1))
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(_write, writer, side, frame.rgb, out)
                 tick()
+            if pending is not None:
+                pending.result()
             if side is not None:
                 side.close()
             writer.close()
@@ -472,6 +480,12 @@ def translate_mesh(
         if bar is not None:
             bar.close()
     return run
+
+
+def _write(writer: VideoWriter, side: VideoWriter | None, source: np.ndarray, out: np.ndarray) -> None:
+    writer.write(out)
+    if side is not None:
+        side.write(np.concatenate([source, out], axis=1))
 
 
 def _add(run: MeshRun, stats: FrameEdit) -> None:
