@@ -314,6 +314,28 @@ def test_an_encoder_failure_mid_clip_raises_and_writes_nothing(tmp_path, clip, m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_prefetched_keeps_order_raises_where_the_error_was_and_stops_early():
+    import threading
+
+    from wav2lip_emotion.translation.mesh_engine import prefetched
+
+    with prefetched(iter(range(50)), depth=3) as items:
+        assert list(items) == list(range(50))
+
+    def broken():
+        yield from range(4)
+        raise MediaError("frame 4: corrupt (simulated)")
+
+    got = []
+    with pytest.raises(MediaError, match="corrupt"), prefetched(broken()) as items:
+        got.extend(items)
+    assert got == [0, 1, 2, 3]
+    before = threading.active_count()
+    with prefetched(iter(range(10_000)), depth=2) as items:
+        assert next(items) == 0  # leave early: the producing thread is stopped and joined
+    assert threading.active_count() <= before and not any(t.name == "mesh-decode" for t in threading.enumerate())
+
+
 def test_clip_with_audio_keeps_it(tmp_path):
     src = asset_path("movie_hello")
     short = tmp_path / "hello.mp4"

@@ -14,12 +14,14 @@ video/image pipeline around it (two passes: track every frame, then edit and enc
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -424,8 +426,8 @@ def translate_mesh(
 
     try:
         t0 = time.perf_counter()
-        with VideoReader(input_path) as reader:
-            landmarks, valid, times = track_faces(reader, tracker, tick)
+        with VideoReader(input_path) as reader, prefetched(reader) as frames:
+            landmarks, valid, times = track_faces(frames, tracker, tick)
         run.track_seconds = time.perf_counter() - t0
         run.frames = len(valid)
         if run.frames == 0:
@@ -453,12 +455,14 @@ def translate_mesh(
                 )
                 stack.callback(side.abort)
             reader = stack.enter_context(VideoReader(input_path))
-            # frames are encoded on a second thread while the next one is decoded and edited (the
-            # encoder releases the GIL); one frame in flight at most, written in order. The stack
-            # unwinds last-in first-out, so the pool finishes its write before any writer is aborted
+            # frames are decoded ahead and encoded on other threads while one is edited (the decoder
+            # and encoder release the GIL); one frame in flight to the encoder at most, written in
+            # order. The stack unwinds last-in first-out: the pool finishes its write before any writer
+            # is aborted, and the decoding thread stops before the reader is closed
+            frames = stack.enter_context(prefetched(reader))
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesh-encode"))
             pending: Future[None] | None = None
-            for frame in reader:
+            for frame in frames:
                 i = frame.index
                 if i >= run.frames:
                     break
@@ -480,6 +484,55 @@ def translate_mesh(
         if bar is not None:
             bar.close()
     return run
+
+
+_T = TypeVar("_T")
+_END = object()
+
+
+@contextlib.contextmanager
+def prefetched(items: Iterable[_T], depth: int = 2) -> Iterator[Iterator[_T]]:
+    """``items`` (e.g. a VideoReader's frames) produced on a background thread, up to ``depth`` ahead,
+    and handed out in order; an error while producing is raised where the item would have come. On
+    leaving the block the thread is stopped (whatever it had produced is dropped) and joined, so the
+    source may be closed right after."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(exc)
+
+    def consume() -> Iterator[_T]:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    thread = threading.Thread(target=produce, name="mesh-decode", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.1)
+        thread.join()
 
 
 def _write(writer: VideoWriter, side: VideoWriter | None, source: np.ndarray, out: np.ndarray) -> None:
