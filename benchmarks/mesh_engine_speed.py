@@ -7,23 +7,30 @@ Prints, in one run on this machine:
    in a loop) and a 1280x720 one (movie-hello.mp4), and of a plain decode -> encode of the same clip
    with the same encoder settings, in the same process; target at 640x360: ratio >= 0.5;
 2. **the warp alone**: milliseconds per frame of ``MeshEngine.edit`` (control points, fold guard,
-   backward map, remap, soft paste) on frames already decoded and tracked, and of its occluder masks.
+   backward map, remap, soft paste) on frames already decoded and tracked, and of its occluder masks;
+3. **per stage** (``--stages``): milliseconds per frame of decoding, tracking, the plan (fit and the
+   guard's pass over the clip), each part of the edit, the occluder masks and encoding, on one clip.
 
     python benchmarks/mesh_engine_speed.py [--frames 240] [--to happy]
+    python benchmarks/mesh_engine_speed.py --stages [--to happy]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import wav2lip_emotion
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.faces.occluders import OccluderDetector
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video
+from wav2lip_emotion.translation import mesh_engine
 from wav2lip_emotion.translation.mesh_engine import MeshEngine, track_faces
 
 
@@ -72,13 +79,77 @@ def warp_alone(clip: Path, to: str, frames: int = 60) -> tuple[float, float]:
     return statistics.median(edit_ms), statistics.median(occ_ms) if occ_ms else float("nan")
 
 
+@contextlib.contextmanager
+def timed(totals: dict[str, float], name: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    totals[name] = totals.get(name, 0.0) + time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def timing_edit_parts(totals: dict[str, float]) -> Iterator[None]:
+    """Time the parts of ``MeshEngine.edit`` by wrapping the functions it calls (restored after)."""
+    names = ("fold_guard", "backward_map", "warp_region", "_paste_mask")
+    originals = {n: getattr(mesh_engine, n) for n in names}
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            with timed(totals, f"edit: {name.strip('_')}"):
+                return fn(*args, **kwargs)
+
+        return inner
+
+    try:
+        for n in names:
+            setattr(mesh_engine, n, wrap(n, originals[n]))
+        yield
+    finally:
+        for n in names:
+            setattr(mesh_engine, n, originals[n])
+
+
+def stages(clip: Path, to: str, out: Path) -> None:
+    """Per-stage milliseconds per frame of the mesh engine on ``clip`` (one pass each, in memory)."""
+    info = probe_video(clip)
+    totals: dict[str, float] = {}
+    with timed(totals, "decode"), VideoReader(clip) as reader:
+        decoded = list(reader)
+    with timed(totals, "track"):
+        lms, valid, times = track_faces(decoded)
+    engine = MeshEngine(to)
+    with timed(totals, "plan (fit, guard pass)"):
+        plan = engine.plan(lms, valid, times)
+    occluders = OccluderDetector()
+    outs = []
+    with timing_edit_parts(totals):
+        for f in decoded:
+            with timed(totals, "edit (all)"):
+                edited, stats = engine.edit(f.rgb, lms[f.index], plan, f.index)
+            outs.append(edited)
+            if stats.region is not None:
+                with timed(totals, "occluder masks"):
+                    occluders.mask(f.rgb, lms[f.index], stats.region)
+    with timed(totals, "encode"), VideoWriter(out, info.fps, info.width, info.height, crf=12) as writer:
+        for edited in outs:
+            writer.write(edited)
+    n = len(decoded)
+    print(f"{clip.name} ({info.width}x{info.height}, {n} frames), ms/frame:")
+    for name, seconds in totals.items():
+        print(f"  {name:24s} {seconds / n * 1000:6.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=240, help="frames per clip (default 240 = 8 s at 30 fps)")
     ap.add_argument("--to", default="happy")
+    ap.add_argument("--stages", action="store_true", help="only the per-stage times, on both clips")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
+        if args.stages:
+            for source in (asset_path("single_face"), asset_path("movie_hello")):
+                stages(source, args.to, d / f"{source.stem}_stages.mp4")
+            return
         for name, source in (("640x360", asset_path("single_face")), ("1280x720", asset_path("movie_hello"))):
             clip = looped(d / f"{name}.mp4", source, args.frames)
             plain = plain_pass(clip, d / f"{name}_plain.mp4")

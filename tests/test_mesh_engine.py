@@ -20,7 +20,7 @@ from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces.warp import backward_map, flipped_triangles, fold_guard, triangulate
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image, write_image
 from wav2lip_emotion.translation import TranslateConfig
-from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine, track_faces
+from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine, steady_landmarks, track_faces
 
 FRAMES = 24
 
@@ -154,6 +154,37 @@ def test_fold_guard_never_lets_a_triangle_flip():
     assert np.abs(mx - xs).max() < 1e-3 and np.abs(my - ys).max() < 1e-3
 
 
+def test_backward_map_locates_points_like_matplotlibs_trapezoid_map():
+    """The vectorised point location gives the same map as matplotlib's trapezoid map on a valid mesh,
+    and where placed triangles overlap the highest-numbered one wins."""
+    import matplotlib.tri as mtri
+
+    from wav2lip_emotion.faces.warp import _locate
+
+    rng = np.random.default_rng(3)
+    src = np.concatenate([rng.uniform(5, 95, size=(80, 2)), [[0, 0], [0, 100], [100, 0], [100, 100]]])
+    tris = triangulate(src)
+    dst = src.copy()
+    dst[:80] += rng.normal(scale=2.0, size=(80, 2))
+    dst = fold_guard(src, dst, tris).dst
+    gx, gy = np.meshgrid(np.arange(3, 98, 2.0), np.arange(1, 99, 2.0))
+    q = np.stack([gx, gy], -1)
+    got = _locate(dst, tris, q, (3, 1), 2)
+    finder = mtri.TrapezoidMapTriFinder(mtri.Triangulation(dst[:, 0], dst[:, 1], tris))
+    want = np.asarray(finder(gx.ravel(), gy.ravel())).reshape(gx.shape)
+    # a grid point on an edge may go to either triangle (their affine pieces agree there)
+    differ = got != want
+    assert differ.mean() < 0.01
+    mx, my = backward_map(src, dst, tris, (0, 0, 100, 100))
+    assert np.isfinite(mx).all() and np.isfinite(my).all()
+    # two overlapping triangles: the later one wins
+    pts = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    overlap = np.array([[0, 1, 2], [1, 3, 0]], np.int32)
+    grid = np.stack(np.meshgrid(np.arange(0, 11, 1.0), np.arange(0, 11, 1.0)), -1)
+    index = _locate(pts, overlap, grid, (0, 0), 1)
+    assert index[2, 6] == 1 and index[8, 1] == 0 and index[9, 9] == 1
+
+
 # --------------------------------------------------------------------------- frames
 
 
@@ -261,6 +292,48 @@ def test_progress_callback_counts_both_passes(tmp_path, clip):
     )
     assert seen[-1] == (2 * FRAMES, 2 * FRAMES)
     assert [d for d, _ in seen] == list(range(1, 2 * FRAMES + 1))
+
+
+def test_an_encoder_failure_mid_clip_raises_and_writes_nothing(tmp_path, clip, monkeypatch):
+    """Frames are encoded on a second thread: an error there still reaches the caller, in order, and
+    neither the output nor the side-by-side video is left behind."""
+    from wav2lip_emotion.media import video
+
+    write = video.VideoWriter.write
+
+    def failing(self, rgb):
+        if self.frames_written == 5:
+            raise MediaError(f"{self.path}: disk full (simulated)")
+        write(self, rgb)
+
+    monkeypatch.setattr(video.VideoWriter, "write", failing)
+    out, side = tmp_path / "o.mp4", tmp_path / "side.mp4"
+    with pytest.raises(MediaError, match="disk full"):
+        wav2lip_emotion.translate(clip, out, "happy", side_by_side=side, progress=False)
+    assert not out.exists() and not side.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prefetched_keeps_order_raises_where_the_error_was_and_stops_early():
+    import threading
+
+    from wav2lip_emotion.translation.mesh_engine import prefetched
+
+    with prefetched(iter(range(50)), depth=3) as items:
+        assert list(items) == list(range(50))
+
+    def broken():
+        yield from range(4)
+        raise MediaError("frame 4: corrupt (simulated)")
+
+    got = []
+    with pytest.raises(MediaError, match="corrupt"), prefetched(broken()) as items:
+        got.extend(items)
+    assert got == [0, 1, 2, 3]
+    before = threading.active_count()
+    with prefetched(iter(range(10_000)), depth=2) as items:
+        assert next(items) == 0  # leave early: the producing thread is stopped and joined
+    assert threading.active_count() <= before and not any(t.name == "mesh-decode" for t in threading.enumerate())
 
 
 def test_clip_with_audio_keeps_it(tmp_path):
@@ -375,3 +448,45 @@ def test_the_judge_sees_more_of_the_emotion_as_intensity_grows(track):
             means.append(float(judge(batch)[:, col].mean()))
     assert all(b >= a - 0.01 for a, b in itertools.pairwise(means)), means
     assert means[-1] > means[0] + 0.05, means
+
+
+# --------------------------------------------------------------------------- temporal steadiness
+
+
+def test_steady_landmarks_keep_motion_without_lag_and_calm_jitter():
+    n = 20
+    t = np.arange(n, dtype=np.float64)
+    moving = np.zeros((n, 468, 3))
+    moving[:, :, 0] = 3.0 * t[:, None] + 1.0
+    moving[:, :, 1] = -0.5 * t[:, None]
+    valid = np.ones(n, bool)
+    valid[9] = False  # a gap splits the clip into two runs
+    steady = steady_landmarks(moving, valid)
+    assert steady.shape == (n, 468, 3)
+    # a steady motion (also at the ends of each run) is kept exactly: nothing trails the face
+    assert np.abs(steady - moving)[valid].max() < 1e-9
+    jitter = np.random.default_rng(0).normal(size=moving.shape)
+    calmed = steady_landmarks(moving + jitter, np.ones(n, bool))
+    assert (calmed - moving).std() < 0.7 * jitter.std()
+    # a photo (one frame) is its own placement
+    assert np.array_equal(steady_landmarks(moving[:1], np.ones(1, bool)), moving[:1])
+
+
+def test_guard_damping_is_smooth_never_flips_and_does_not_lag_a_schedule_step(track):
+    times = track["times"]
+    k = 12
+    step = f"{times[k - 1]:.4f}s:0,{times[k]:.4f}s:1"
+    engine, plan = _plan(track, "surprised", intensity=step)
+    _, always = _plan(track, "surprised")
+    assert plan.placement is not None and plan.damping is not None
+    assert plan.damping.min() >= 0.0 and plan.damping.max() <= 1.0
+    for i in range(FRAMES):
+        out, stats = engine.edit(track["frames"][i], track["landmarks"][i], plan, i)
+        assert stats.flipped == 0
+        if i < k:
+            assert np.array_equal(out, track["frames"][i])  # the step is not spread backwards
+        elif i == k:
+            # ... nor delayed: the first edited frame is edited as much as in a clip edited throughout
+            full, _ = engine.edit(track["frames"][i], track["landmarks"][i], always, i)
+            change = np.abs(out.astype(int) - track["frames"][i]).mean()
+            assert change > 0.9 * np.abs(full.astype(int) - track["frames"][i]).mean() > 0

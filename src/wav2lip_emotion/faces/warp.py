@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
-import matplotlib.tri as mtri
 import numpy as np
 from scipy.spatial import Delaunay
 
@@ -100,21 +99,14 @@ def backward_map(
     if w <= 0 or h <= 0:
         raise ConfigError(f"warp region {region} is empty")
     gw, gh = (w + stride - 1) // stride + 1, (h + stride - 1) // stride + 1
-    gx, gy = np.meshgrid(x0 + np.arange(gw) * stride, y0 + np.arange(gh) * stride)
-    q = np.stack([gx, gy], -1).astype(np.float64)
-    index = _locate(dst, triangles, q, (x0, y0), stride)
-    inside = index >= 0
-    t = triangles[index[inside]]
-    a, b, c = dst[t[:, 0]], dst[t[:, 1]], dst[t[:, 2]]
-    p = q[inside]
-    v0, v1, v2 = b - a, c - a, p - a
-    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-    den = np.where(np.abs(den) < 1e-12, 1e-12, den)
-    u = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den
-    v = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
+    cell, tid, u, v = _hits(dst, triangles, (gh, gw), (x0, y0), stride)
+    t = triangles[tid]
     sa, sb, sc = src[t[:, 0]], src[t[:, 1]], src[t[:, 2]]
+    gx, gy = np.meshgrid(x0 + np.arange(gw) * stride, y0 + np.arange(gh) * stride)
+    q = np.stack([gx, gy], -1).astype(np.float64).reshape(-1, 2)
     out = q.copy()
-    out[inside] = sa + u[:, None] * (sb - sa) + v[:, None] * (sc - sa)
+    out[cell] = sa + u[:, None] * (sb - sa) + v[:, None] * (sc - sa)
+    out, q = out.reshape(gh, gw, 2), q.reshape(gh, gw, 2)
     disp = (out - q).astype(np.float32)
     if smooth > 0:
         disp = cv2.GaussianBlur(disp, (0, 0), smooth, borderType=cv2.BORDER_REPLICATE)
@@ -124,21 +116,59 @@ def backward_map(
 
 
 def _locate(dst: np.ndarray, triangles: np.ndarray, q: np.ndarray, origin: tuple[int, int], stride: int) -> np.ndarray:
-    """Which triangle (placed at ``dst``) covers each grid point of ``q`` [gh, gw, 2]; -1 outside.
-
-    matplotlib's trapezoid-map point location (C++) when the placed triangles form a valid mesh;
-    else (triangles that overlap, e.g. a face turned far enough for its far side to fold behind
-    the nose) OpenCV rasterises them one by one, the last drawn winning."""
+    """Which triangle (placed at ``dst``) covers each grid point of ``q`` [gh, gw, 2] (the grid of every
+    ``stride``-th pixel from ``origin``); -1 outside. See :func:`_hits`."""
     gh, gw = q.shape[:2]
-    try:
-        finder = mtri.TrapezoidMapTriFinder(mtri.Triangulation(dst[:, 0], dst[:, 1], triangles))
-        return np.asarray(finder(q[..., 0].ravel(), q[..., 1].ravel()), np.int32).reshape(gh, gw)
-    except (RuntimeError, ValueError):
-        index = np.full((gh, gw), -1, np.int32)
-        grid_pts = np.round((dst - origin) / stride * 16).astype(np.int32)
-        for k, tri in enumerate(triangles):
-            cv2.fillConvexPoly(index, grid_pts[tri], int(k), lineType=cv2.LINE_8, shift=4)
-        return index
+    cell, tid, _, _ = _hits(dst, triangles, (gh, gw), origin, stride)
+    index = np.full(gh * gw, -1, np.int32)
+    index[cell] = tid
+    return index.reshape(gh, gw)
+
+
+def _hits(
+    dst: np.ndarray, triangles: np.ndarray, shape: tuple[int, int], origin: tuple[int, int], stride: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The grid points (flat index into ``shape`` = (gh, gw), the grid of every ``stride``-th pixel from
+    ``origin``) that a triangle placed at ``dst`` covers: (cell, triangle, u, v), one row per covered
+    point, with its barycentric coordinates in that triangle.
+
+    Vectorised rasterisation: every triangle is tested against the grid points of its own bounding box
+    only, all triangles at once (a face's thousand triangles cover the grid about twice over, so this is
+    a few tens of thousands of tests, no Python loop). Where placed triangles overlap (a face turned far
+    enough for its far side to fold behind the nose), the one with the highest index wins, as if they
+    were drawn in order; a point on an edge shared by two triangles also goes to the higher one (both
+    affine pieces agree there)."""
+    gh, gw = shape
+    cells = (np.asarray(dst, np.float64)[triangles] - origin) / stride  # [T, 3, 2] in grid cells
+    lo = np.maximum(np.ceil(cells.min(1) - 1e-6).astype(np.int64), 0)
+    hi = np.minimum(np.floor(cells.max(1) + 1e-6).astype(np.int64), [gw - 1, gh - 1])
+    nx, ny = np.maximum(hi[:, 0] - lo[:, 0] + 1, 0), np.maximum(hi[:, 1] - lo[:, 1] + 1, 0)
+    counts = nx * ny
+    total = int(counts.sum())
+    empty = np.zeros(0, np.int64)
+    if total == 0:
+        return empty, empty, np.zeros(0), np.zeros(0)
+    tid = np.repeat(np.arange(len(triangles)), counts)
+    offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    px, py = lo[tid, 0] + offset % nx[tid], lo[tid, 1] + offset // nx[tid]
+    a, b, c = cells[tid, 0], cells[tid, 1], cells[tid, 2]
+    v0, v1 = b - a, c - a
+    w0, w1 = px - a[:, 0], py - a[:, 1]
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    ok = np.abs(den) > 1e-12
+    den = np.where(ok, den, 1.0)
+    u = (w0 * v1[:, 1] - v1[:, 0] * w1) / den
+    v = (v0[:, 0] * w1 - w0 * v0[:, 1]) / den
+    eps = 1e-9
+    inside = ok & (u >= -eps) & (v >= -eps) & (u + v <= 1 + eps)
+    cell, tid, u, v = py[inside] * gw + px[inside], tid[inside], u[inside], v[inside]
+    # the highest-numbered triangle of each point: hits come in increasing triangle order, so the last
+    # hit of each point (a stable sort by point keeps that order) is the one kept
+    order = np.argsort(cell, kind="stable")
+    cell, tid, u, v = cell[order], tid[order], u[order], v[order]
+    last = np.ones(len(cell), bool)
+    last[:-1] = cell[1:] != cell[:-1]
+    return cell[last], tid[last], u[last], v[last]
 
 
 def warp_region(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:

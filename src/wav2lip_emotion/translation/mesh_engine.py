@@ -14,14 +14,18 @@ video/image pipeline around it (two passes: track every frame, then edit and enc
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
+from scipy.ndimage import gaussian_filter1d, minimum_filter1d
 
 from ..emotions import parse_emotion
 from ..errors import ConfigError, MediaError, TranslationError
@@ -50,6 +54,15 @@ OCCLUDER_FADE = 0.8
 SMILE_CLOSE = 0.6
 #: iris pins: radius (IOD) of the disc kept rigid in each eye, so lids move over a still eyeball
 IRIS_RADIUS = 0.055
+#: the clip is fitted, and the warp placed, on the tracked mesh smoothed over time by a centred Gaussian
+#: of this many frames (no lag): the tracker's mesh jitters by a fraction of a pixel from frame to frame,
+#: and a field of displacements placed on a jittering mesh (and turned and scaled by a jittering pose)
+#: moves the face's texture back and forth where the field is steep (lip corners, lids)
+PLACEMENT_SIGMA = 1.0
+#: the fold guard's damping of each control point is smoothed over time (a centred minimum over this
+#: many frames on each side, then a centred Gaussian of half that): a point damped in one frame and not
+#: in the next would jump; the guard is then applied once more, so no triangle ever flips
+GUARD_RADIUS = 2
 _EYES = ((EYE_R_UPPER, EYE_R_LOWER), (EYE_L_UPPER, EYE_L_LOWER))
 
 
@@ -83,6 +96,11 @@ class MeshPlan:
     triangles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int32))
     #: the mouth's opening at rest (IOD): a clip's least open (5th percentile), a photo's closed
     jaw_rest: float = 0.0
+    #: [n, 468, 2] where the warp is placed: the tracked mesh smoothed over time (see
+    #: :func:`steady_landmarks`); None (a photo): the landmarks given to :meth:`MeshEngine.edit`
+    placement: np.ndarray | None = None
+    #: [n, m] the fold guard's damping of each control point (1 = free), smoothed over time; None: none
+    damping: np.ndarray | None = None
 
     def local_displacement(self, i: int) -> np.ndarray:
         """Displacement [468, 2] (IOD, face frame) of frame ``i``'s landmarks."""
@@ -141,7 +159,8 @@ class MeshEngine:
 
     def plan(self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray) -> MeshPlan:
         """Fit a clip's tracked faces ([n, 468, 3], [n], [n] seconds) and schedule its intensity."""
-        fit = fit_expression(landmarks, valid, times, source=self.source)
+        steady = steady_landmarks(landmarks, valid)
+        fit = fit_expression(steady, valid, times, source=self.source)
         layout, _ = control_points(fit.neutral[:, :2], 1.0)
         target = prototype(self.to)
         gain = opening_gain(self.to)
@@ -151,7 +170,7 @@ class MeshEngine:
             # over the teeth disfigured smiling photos
             smile = float(np.clip(np.percentile(fit.expression[fit.valid, FIT_AUS.index("AU12")], 90), 0.0, 1.0))
             gain = max(gain - SMILE_CLOSE * smile, 0.3)
-        return MeshPlan(
+        plan = MeshPlan(
             fit=fit,
             intensity=self.schedule(np.asarray(times, dtype=np.float64)),
             to=self.to,
@@ -160,6 +179,10 @@ class MeshEngine:
             triangles=triangulate(layout),
             jaw_rest=float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0,
         )
+        if len(valid) > 1:
+            plan.placement = steady[..., :2]
+            plan.damping = guard_damping(plan)
+        return plan
 
     def _steady(self, occ: np.ndarray, i: int, region: tuple[int, int, int, int], centre: np.ndarray) -> np.ndarray:
         """An occluder mask that does not flicker: where the previous frame's mask (moved with the face)
@@ -190,10 +213,10 @@ class MeshEngine:
         if not np.any(local_delta):
             return rgb, stats
         h, w = rgb.shape[:2]
-        mesh = np.asarray(landmarks, np.float64)[:, :2]
-        src, moving = control_points(mesh, float(plan.fit.pose.scale[i]))
-        dst = src.copy()
-        dst[: len(moving)] += plan.fit.pose.to_image(i, local_delta)[moving]
+        mesh = np.asarray(landmarks if plan.placement is None else plan.placement[i], np.float64)[:, :2]
+        src, dst = _targets(plan, i, mesh, local_delta)
+        if plan.damping is not None:
+            dst = src + plan.damping[i][:, None] * (dst - src)
         oval = mesh[list(FACE_OVAL)]
         size = float(np.ptp(oval, axis=0).max())
         centre = oval.mean(0)
@@ -221,6 +244,60 @@ class MeshEngine:
         out[y0:y1, x0:x1] = blended
         stats.region = (x0, y0, x1, y1)
         return out, stats
+
+
+def _targets(plan: MeshPlan, i: int, mesh: np.ndarray, local_delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frame ``i``'s control points (image pixels) and where the edit moves them (before the fold guard)."""
+    src, moving = control_points(mesh, float(plan.fit.pose.scale[i]))
+    dst = src.copy()
+    dst[: len(moving)] += plan.fit.pose.to_image(i, local_delta)[moving]
+    return src, dst
+
+
+def steady_landmarks(landmarks: np.ndarray, valid: np.ndarray, sigma: float = PLACEMENT_SIGMA) -> np.ndarray:
+    """Tracked meshes [n, 468, k] smoothed over time (float64, same shape): a centred Gaussian of
+    ``sigma`` frames within each run of frames with a face (no lag: a steady motion is kept exactly,
+    also at a run's ends, which are extended by odd reflection; a frame without a face never pulls on
+    its neighbours)."""
+    pts = np.array(landmarks, np.float64)
+    valid = np.asarray(valid, bool)
+    if sigma <= 0:
+        return pts
+    radius = int(np.ceil(4 * sigma))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], valid.astype(np.int8), [0]])))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start < 3:
+            continue
+        pad = min(radius, stop - start - 1)
+        run = np.pad(pts[start:stop], ((pad, pad), (0, 0), (0, 0)), mode="reflect", reflect_type="odd")
+        pts[start:stop] = gaussian_filter1d(run, sigma, axis=0, mode="nearest", truncate=4.0)[pad:-pad]
+    return pts
+
+
+def guard_damping(plan: MeshPlan, radius: int = GUARD_RADIUS) -> np.ndarray | None:
+    """[n, m] how much of its motion each control point keeps after the fold guard (1 = all), for every
+    frame, smoothed over time without lag: a centred minimum over ``radius`` frames on each side (a
+    point damped in one frame is damped as much in its neighbours), then a centred Gaussian. Frames
+    with no edit keep 1, so an intensity step is not spread into the frames before it. None when no
+    frame is edited."""
+    n = len(plan.intensity)
+    out: np.ndarray | None = None
+    for i in range(n):
+        if plan.placement is None or not plan.fit.valid[i] or plan.intensity[i] == 0.0:
+            continue
+        local_delta = plan.local_displacement(i)
+        src, dst = _targets(plan, i, plan.placement[i], local_delta)
+        if out is None:
+            out = np.ones((n, len(src)))
+        motion = np.linalg.norm(dst - src, axis=1)
+        kept = np.linalg.norm(fold_guard(src, dst, plan.triangles).dst - src, axis=1)
+        out[i] = np.where(motion > 1e-9, kept / np.maximum(motion, 1e-9), 1.0)
+    if out is None:
+        return None
+    if radius > 0:
+        out = minimum_filter1d(out, 2 * radius + 1, axis=0, mode="nearest")
+        out = gaussian_filter1d(out, radius / 2, axis=0, mode="nearest")
+    return np.clip(out, 0.0, 1.0)
 
 
 #: the inner lip contour: not a control point (on a closed mouth the two lips lie on top of each other,
@@ -349,8 +426,8 @@ def translate_mesh(
 
     try:
         t0 = time.perf_counter()
-        with VideoReader(input_path) as reader:
-            landmarks, valid, times = track_faces(reader, tracker, tick)
+        with VideoReader(input_path) as reader, prefetched(reader) as frames:
+            landmarks, valid, times = track_faces(frames, tracker, tick)
         run.track_seconds = time.perf_counter() - t0
         run.frames = len(valid)
         if run.frames == 0:
@@ -378,7 +455,14 @@ def translate_mesh(
                 )
                 stack.callback(side.abort)
             reader = stack.enter_context(VideoReader(input_path))
-            for frame in reader:
+            # frames are decoded ahead and encoded on other threads while one is edited (the decoder
+            # and encoder release the GIL); one frame in flight to the encoder at most, written in
+            # order. The stack unwinds last-in first-out: the pool finishes its write before any writer
+            # is aborted, and the decoding thread stops before the reader is closed
+            frames = stack.enter_context(prefetched(reader))
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesh-encode"))
+            pending: Future[None] | None = None
+            for frame in frames:
                 i = frame.index
                 if i >= run.frames:
                     break
@@ -386,10 +470,12 @@ def translate_mesh(
                 if valid[i]:
                     out, stats = engine.edit(frame.rgb, landmarks[i], plan, i)
                     _add(run, stats)
-                writer.write(out)
-                if side is not None:
-                    side.write(np.concatenate([frame.rgb, out], axis=1))
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(_write, writer, side, frame.rgb, out)
                 tick()
+            if pending is not None:
+                pending.result()
             if side is not None:
                 side.close()
             writer.close()
@@ -398,6 +484,61 @@ def translate_mesh(
         if bar is not None:
             bar.close()
     return run
+
+
+_T = TypeVar("_T")
+_END = object()
+
+
+@contextlib.contextmanager
+def prefetched(items: Iterable[_T], depth: int = 2) -> Iterator[Iterator[_T]]:
+    """``items`` (e.g. a VideoReader's frames) produced on a background thread, up to ``depth`` ahead,
+    and handed out in order; an error while producing is raised where the item would have come. On
+    leaving the block the thread is stopped (whatever it had produced is dropped) and joined, so the
+    source may be closed right after."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(exc)
+
+    def consume() -> Iterator[_T]:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    thread = threading.Thread(target=produce, name="mesh-decode", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.1)
+        thread.join()
+
+
+def _write(writer: VideoWriter, side: VideoWriter | None, source: np.ndarray, out: np.ndarray) -> None:
+    writer.write(out)
+    if side is not None:
+        side.write(np.concatenate([source, out], axis=1))
 
 
 def _add(run: MeshRun, stats: FrameEdit) -> None:
