@@ -31,7 +31,8 @@ from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.faces.occluders import OccluderDetector
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video
 from wav2lip_emotion.translation import mesh_engine
-from wav2lip_emotion.translation.mesh_engine import MeshEngine, track_faces
+from wav2lip_emotion.translation.mesh_engine import MeshEngine
+from wav2lip_emotion.translation.mesh_run import track_faces
 
 
 def looped(out: Path, source: Path, frames: int) -> Path:

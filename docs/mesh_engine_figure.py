@@ -16,7 +16,8 @@ from wav2lip_emotion.emotions import EMOTIONS
 from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces.occluders import OccluderDetector
 from wav2lip_emotion.media import VideoReader, read_image, write_image
-from wav2lip_emotion.translation.mesh_engine import MeshEngine, track_faces
+from wav2lip_emotion.translation.mesh_engine import MeshEngine
+from wav2lip_emotion.translation.mesh_run import track_faces
 
 DOCS = Path(__file__).parent
 ORDER = ["source", *[e for e in EMOTIONS if e != "neutral"], "neutral"]

@@ -20,7 +20,8 @@ from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces.warp import backward_map, flipped_triangles, fold_guard, triangulate
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image, write_image
 from wav2lip_emotion.translation import TranslateConfig
-from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine, steady_landmarks, track_faces
+from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine, steady_landmarks
+from wav2lip_emotion.translation.mesh_run import track_faces
 
 FRAMES = 24
 
@@ -317,7 +318,7 @@ def test_an_encoder_failure_mid_clip_raises_and_writes_nothing(tmp_path, clip, m
 def test_prefetched_keeps_order_raises_where_the_error_was_and_stops_early():
     import threading
 
-    from wav2lip_emotion.translation.mesh_engine import prefetched
+    from wav2lip_emotion.translation.mesh_run import prefetched
 
     with prefetched(iter(range(50)), depth=3) as items:
         assert list(items) == list(range(50))

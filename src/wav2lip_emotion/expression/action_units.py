@@ -45,7 +45,7 @@ MOUTH_OPENING = (INNER_CORNER_R, *UPPER_INNER, INNER_CORNER_L, *reversed(LOWER_I
 # --------------------------------------------------------------------------- action units
 # Each AU: a list of (landmark indices, (dx, dy) in IOD, mirrored) handles; mirrored handles apply dx
 # outwards on both sides (the given indices are the right side, the left side is found by symmetry).
-_MIRROR = {
+MIRROR = {
     61: 291, 78: 308, 185: 409, 40: 270, 39: 269, 37: 267, 191: 415, 80: 310, 81: 311, 82: 312,
     146: 375, 91: 321, 181: 405, 84: 314, 95: 324, 88: 318, 178: 402, 87: 317,
     172: 397, 136: 365, 150: 379, 149: 378, 176: 400, 148: 377,

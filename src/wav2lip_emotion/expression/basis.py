@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from .action_units import (
-    _MIRROR,
     ACTION_UNITS,
     INNER_CORNER_L,
     INNER_CORNER_R,
@@ -18,6 +17,7 @@ from .action_units import (
     LIP_CORNER_R,
     LOWER_INNER,
     LOWER_OUTER,
+    MIRROR,
     REAL_ACTION_UNITS,
     UPPER_INNER,
     UPPER_OUTER,
@@ -71,7 +71,7 @@ def au_field(
     for hd in handles:
         targets = [(p, 1.0) for p in hd.points]
         if hd.mirror:
-            targets += [(_MIRROR[p], -1.0) for p in hd.points if p in _MIRROR]
+            targets += [(MIRROR[p], -1.0) for p in hd.points if p in MIRROR]
         for p, which in targets:
             # dx is "outwards": towards image left (-x) on the subject's right side
             outward = 0.0 if p in _MIDLINE else (-1.0 if which > 0 else 1.0)

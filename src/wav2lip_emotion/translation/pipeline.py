@@ -140,7 +140,8 @@ def _translate_with_model(
 
 def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig) -> TranslateResult:
     """The mesh engine's run, reported like a learned model's."""
-    from .mesh_engine import MeshEngine, check_outputs, translate_mesh
+    from .mesh_engine import MeshEngine
+    from .mesh_run import check_outputs, translate_mesh
 
     check_outputs(input_path, output, config.side_by_side)
     start = time.perf_counter()

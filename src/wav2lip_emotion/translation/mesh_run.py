@@ -1,0 +1,277 @@
+"""The mesh engine's video and image pipeline: track every frame, then edit, paste and encode each.
+
+:func:`translate_mesh` runs :class:`~wav2lip_emotion.translation.mesh_engine.MeshEngine` over a clip in
+two passes (the plan needs the whole clip's faces): the first only tracks; the second decodes ahead on
+a thread, edits each frame and encodes on another, in order. Photos go through the same engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..errors import ConfigError, MediaError, TranslationError
+from ..faces import FaceTracker
+from ..media import VideoReader, VideoWriter, is_image_path, probe_video, read_image, write_image
+from .mesh_engine import FrameEdit, MeshEngine
+
+
+@dataclass
+class MeshRun:
+    """Totals of one mesh-engine run (folded into TranslateResult by :func:`translate_mesh`)."""
+
+    frames: int = 0
+    faces: int = 0
+    missing: list[int] = field(default_factory=list)
+    damped_points: int = 0
+    would_flip: int = 0
+    flipped: int = 0
+    occluded_frames: int = 0
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    has_audio: bool = False
+    audio_codec: str | None = None
+    resting: dict[str, float] = field(default_factory=dict)
+    resting_source: str = ""
+    track_seconds: float = 0.0
+    edit_seconds: float = 0.0
+
+
+Progress = Callable[[int, int | None], None]
+
+
+def track_faces(
+    frames: Iterable[Any], tracker: FaceTracker | None = None, tick: Callable[[], None] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Track the face through ``frames`` (objects with ``rgb`` and ``time``, e.g. a VideoReader's):
+    (landmarks [n, 468, 3] float32, zeros where no face; found [n] bool; times [n] seconds), what
+    :meth:`MeshEngine.plan` takes. Only the landmarks are kept, never the frames."""
+    tracker = tracker or FaceTracker()
+    lms: list[np.ndarray] = []
+    valid: list[bool] = []
+    times: list[float] = []
+    for frame in frames:
+        obs = tracker.update(frame.rgb, frame.time)
+        valid.append(bool(obs.found and obs.landmarks is not None))
+        lms.append(obs.landmarks.astype(np.float32) if valid[-1] else np.zeros((468, 3), np.float32))
+        times.append(frame.time)
+        if tick is not None:
+            tick()
+    return np.stack(lms) if lms else np.zeros((0, 468, 3), np.float32), np.array(valid, bool), np.array(times)
+
+
+def translate_mesh(
+    input_path: Path,
+    output: Path,
+    engine: MeshEngine,
+    *,
+    tracker: FaceTracker,
+    side_by_side: Path | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    progress: bool = True,
+    on_progress: Progress | None = None,
+) -> MeshRun:
+    """Edit a video (H.264 MP4 out, the input's audio copied when it has any) or a photo (same format
+    out). Nothing is written unless everything succeeded."""
+    run = MeshRun()
+    if is_image_path(input_path):
+        return _translate_image(input_path, output, engine, tracker, run)
+    info = probe_video(input_path)
+    run.width, run.height, run.fps = info.width, info.height, info.fps
+    run.has_audio, run.audio_codec = info.has_audio, info.audio_codec
+    total = info.frame_count or None
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=2 * total if total else None, unit="frame", desc="mesh engine", dynamic_ncols=True)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if bar is not None:
+            bar.update(1)
+        if on_progress is not None:
+            on_progress(done[0], 2 * total if total else None)
+
+    try:
+        t0 = time.perf_counter()
+        with VideoReader(input_path) as reader, prefetched(reader) as frames:
+            landmarks, valid, times = track_faces(frames, tracker, tick)
+        run.track_seconds = time.perf_counter() - t0
+        run.frames = len(valid)
+        if run.frames == 0:
+            raise MediaError(f"{input_path}: has no video frames")
+        run.faces = int(valid.sum())
+        run.missing = [int(i) for i in np.flatnonzero(~valid)]
+        if run.faces == 0:
+            raise TranslationError(
+                f"{input_path}: no face was found in any of its {run.frames} frames; nothing was written "
+                "(`wav2lip-emotion faces` shows what the detector sees)"
+            )
+        plan = engine.plan(landmarks, valid, times)
+        run.resting, run.resting_source = plan.fit.resting, plan.fit.resting_source
+        if total is not None and bar is not None and total != run.frames:
+            bar.total = 2 * run.frames
+        t1 = time.perf_counter()
+        audio = input_path if info.has_audio else None
+        with contextlib.ExitStack() as stack:
+            writer = VideoWriter(output, info.fps, info.width, info.height, audio_from=audio, crf=crf, preset=preset)
+            stack.callback(writer.abort)
+            side = None
+            if side_by_side is not None:
+                side = VideoWriter(
+                    side_by_side, info.fps, 2 * info.width, info.height, audio_from=audio, crf=crf, preset=preset
+                )
+                stack.callback(side.abort)
+            reader = stack.enter_context(VideoReader(input_path))
+            # frames are decoded ahead and encoded on other threads while one is edited (the decoder
+            # and encoder release the GIL); one frame in flight to the encoder at most, written in
+            # order. The stack unwinds last-in first-out: the pool finishes its write before any writer
+            # is aborted, and the decoding thread stops before the reader is closed
+            frames = stack.enter_context(prefetched(reader))
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesh-encode"))
+            pending: Future[None] | None = None
+            for frame in frames:
+                i = frame.index
+                if i >= run.frames:
+                    break
+                out = frame.rgb
+                if valid[i]:
+                    out, stats = engine.edit(frame.rgb, landmarks[i], plan, i)
+                    _add(run, stats)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(_write, writer, side, frame.rgb, out)
+                tick()
+            if pending is not None:
+                pending.result()
+            if side is not None:
+                side.close()
+            writer.close()
+        run.edit_seconds = time.perf_counter() - t1
+    finally:
+        if bar is not None:
+            bar.close()
+    return run
+
+
+_T = TypeVar("_T")
+_END = object()
+
+
+@contextlib.contextmanager
+def prefetched(items: Iterable[_T], depth: int = 2) -> Iterator[Iterator[_T]]:
+    """``items`` (e.g. a VideoReader's frames) produced on a background thread, up to ``depth`` ahead,
+    and handed out in order; an error while producing is raised where the item would have come. On
+    leaving the block the thread is stopped (whatever it had produced is dropped) and joined, so the
+    source may be closed right after."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(exc)
+
+    def consume() -> Iterator[_T]:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    thread = threading.Thread(target=produce, name="mesh-decode", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.1)
+        thread.join()
+
+
+def _write(writer: VideoWriter, side: VideoWriter | None, source: np.ndarray, out: np.ndarray) -> None:
+    writer.write(out)
+    if side is not None:
+        side.write(np.concatenate([source, out], axis=1))
+
+
+def _add(run: MeshRun, stats: FrameEdit) -> None:
+    run.damped_points += stats.damped
+    run.would_flip += stats.would_flip
+    run.flipped += stats.flipped
+    run.occluded_frames += int(stats.occluded > 0.01)
+
+
+def _translate_image(input_path: Path, output: Path, engine: MeshEngine, tracker: FaceTracker, run: MeshRun) -> MeshRun:
+    rgb = read_image(input_path)
+    run.height, run.width = rgb.shape[:2]
+    obs = tracker.update(rgb, 0.0)
+    run.frames = 1
+    if not obs.found or obs.landmarks is None:
+        raise TranslationError(f"{input_path}: no face was found in the image; nothing was written")
+    run.faces = 1
+    landmarks = obs.landmarks[None].astype(np.float64)
+    plan = engine.plan(landmarks, np.array([True]), np.array([0.0]))
+    run.resting, run.resting_source = plan.fit.resting, plan.fit.resting_source
+    out, stats = engine.edit(rgb, landmarks[0], plan, 0)
+    _add(run, stats)
+    write_image(output, out)
+    return run
+
+
+def check_outputs(input_path: Path, output: Path, side_by_side: Path | None) -> None:
+    """Output names that fit the input: a photo gives a photo of the same format, a video an MP4."""
+    if not input_path.is_file():
+        raise MediaError(f"{input_path}: no such video or image file")
+    if output.resolve() == input_path.resolve():
+        raise ConfigError(f"{output}: is the input; write the translation to another file")
+    if not output.parent.is_dir():
+        raise MediaError(f"{output}: output directory {output.parent} does not exist")
+    if is_image_path(input_path):
+        same = {".jpg": {".jpg", ".jpeg"}, ".jpeg": {".jpg", ".jpeg"}}.get(input_path.suffix.lower())
+        if output.suffix.lower() not in (same or {input_path.suffix.lower()}):
+            raise ConfigError(
+                f"{output}: the input is a {input_path.suffix} image; name the output {input_path.suffix} too"
+            )
+        if side_by_side is not None:
+            raise ConfigError(f"{side_by_side}: a side-by-side video needs a video input, not an image")
+        return
+    from .pipeline import OUTPUT_SUFFIXES
+
+    for out in (output, side_by_side):
+        if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
+            raise ConfigError(
+                f"{out}: translate writes H.264 video in an MP4 container; name the output .mp4 (or .m4v, .mov)"
+            )
+    if side_by_side is not None:
+        if side_by_side.resolve() in (output.resolve(), input_path.resolve()):
+            raise ConfigError(f"{side_by_side}: give the side-by-side video its own name")
+        if not side_by_side.parent.is_dir():
+            raise MediaError(f"{side_by_side}: output directory {side_by_side.parent} does not exist")
