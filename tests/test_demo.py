@@ -183,6 +183,12 @@ def test_demo_writes_a_complete_report(demo_run) -> None:
     assert "the ideal translation" in page and "<td>ideal</td>" in page and "<td>copy</td>" in page
     assert (out / "world" / "aligned" / "R003" / "neutral" / "level_1" / "001" / "happy_level_3.mp4").is_file()
     assert "judge p(happy) gain" in page and "mouth-opening correlation" in page and "CC-BY-SA-4.0" in page
+    # the realism checks of every video: an untrained model's faces are flagged, the ideal render is not
+    realism = page.split("Does it look real?")[1].split("<h2>")[0]
+    model_rows = [r for r in realism.split("<tr>") if "<td>model</td>" in r]
+    assert len(model_rows) == len(DEMO_PAIRS) and all("not realistic" in r for r in model_rows)
+    ideal_rows = [r for r in realism.split("<tr>") if "<td>ideal</td>" in r]
+    assert ideal_rows and all("<td>realistic" in r for r in ideal_rows)
     assert not re.search(r"src=['\"]/", page)  # relative links only: the folder can be moved or shared
     from PIL import Image
 

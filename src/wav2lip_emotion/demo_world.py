@@ -18,7 +18,6 @@ The default demo (``wav2lip-emotion demo``, :mod:`wav2lip_emotion.demo`) transla
 
 from __future__ import annotations
 
-import html
 import math
 import shutil
 import sys
@@ -303,7 +302,12 @@ def _write_report(
     frames_png: Path,
     seconds: float,
 ) -> Path:
+    from importlib import resources
+
+    import jinja2
+
     from .atomic import write_text_atomic
+    from .demo.common import verdict as realism_verdict_text
     from .evaluation.measure import VideoMeasurement
     from .evaluation.naming import safe_name
     from .evaluation.report import fmt, timeline_chart
@@ -328,74 +332,63 @@ def _write_report(
             plots.append((f"{src} -> {dst}", timeline_chart(panels, out / "plots" / f"{src}_to_{dst}.png")))
 
     def rel(p: Path) -> str:
-        return html.escape(str(Path(p).resolve().relative_to(out.resolve())))
+        return Path(p).resolve().relative_to(out.resolve()).as_posix()
 
-    rows = []
     names = {"shipped": "model", "ground-truth": "ideal", "copy": "copy"}
-    for variant in names:
-        for s in result.scores:
-            if s.variant != variant:
-                continue
-            rows.append(
-                "<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in (
-                    s.pair, names[variant], s.p_destination_source, s.p_destination, s.accuracy, s.delta_valence,
-                    s.delta_arousal, s.identity_distance, s.mouth_correlation, s.lse_d, s.lse_c, s.psnr)) + "</tr>"
-            )  # fmt: skip
+    ordered = [s for variant in names for s in result.scores if s.variant == variant]
+    rows = [
+        [fmt(v) for v in (s.pair, names[s.variant], s.p_destination_source, s.p_destination, s.accuracy,
+                          s.delta_valence, s.delta_arousal, s.identity_distance, s.mouth_correlation, s.lse_d,
+                          s.lse_c, s.psnr)]
+        for s in ordered
+    ]  # fmt: skip
+    realism = [
+        {
+            "pair": s.pair,
+            "video": names[s.variant],
+            "sharpness": fmt(s.sharpness_ratio),
+            "flicker": fmt(s.flicker_ratio),
+            "frechet": fmt(s.frechet_source),
+            "brisque": "-" if math.isnan(s.quality_difference) else f"{s.quality_difference:+.1f}",
+            "verdict": realism_verdict_text(s),
+        }
+        for s in ordered
+        if s.variant != "ground-truth" or not math.isnan(s.sharpness_ratio)
+    ]
     fd = {s.pair: s.frechet for s in result.summaries if s.variant == "shipped"}
-    checks = []
-    for key, label, target in (
-        ("p_happy_gain", "neutral -> happy: judge p(happy) gain over the source", ">= +0.3"),
-        ("identity_distance", "neutral -> happy: identity distance to the source", "< 0.6"),
-        ("mouth_correlation", "neutral -> happy: mouth-opening correlation", ">= 0.7"),
-    ):
-        value = numbers[key]
-        ok = "pass" if passed[key] else "FAIL"
-        ideal = fmt(numbers.get(f"ideal_{key}", math.nan))
-        checks.append(
-            f"<tr><td>{html.escape(label)}</td><td><b>{fmt(value)}</b></td><td>{html.escape(target)}</td><td>{ok}</td>"
-            f"<td>{html.escape(ideal)}</td></tr>"
+    checks = [
+        {
+            "label": label,
+            "value": fmt(numbers[key]),
+            "target": target,
+            "ok": "pass" if passed[key] else "FAIL",
+            "ideal": fmt(numbers.get(f"ideal_{key}", math.nan)),
+        }
+        for key, label, target in (
+            ("p_happy_gain", "neutral -> happy: judge p(happy) gain over the source", ">= +0.3"),
+            ("identity_distance", "neutral -> happy: identity distance to the source", "< 0.6"),
+            ("mouth_correlation", "neutral -> happy: mouth-opening correlation", ">= 0.7"),
         )
-    videos = "".join(
-        f"<figure><figcaption>{html.escape(s)} &rarr; {html.escape(d)}: source | translated</figcaption>"
-        f"<video controls preload=metadata src='videos/{s}_to_{d}_side_by_side.mp4'></video></figure>"
-        for s, d in DEMO_PAIRS
+    ]
+    template = (resources.files("wav2lip_emotion") / "templates" / "demo_world_report.html").read_text("utf-8")
+    page = (
+        jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        .from_string(template)
+        .render(
+            actor=config.actor,
+            credit=IDENTITY_CREDIT,
+            checkpoint=checkpoint.name,
+            seconds=f"{seconds:.0f}",
+            checks=checks,
+            videos=[
+                {"source": s, "destination": d, "src": f"videos/{s}_to_{d}_side_by_side.mp4"} for s, d in DEMO_PAIRS
+            ],
+            frames_png=rel(frames_png),
+            plots=[{"title": t, "src": rel(p)} for t, p in plots],
+            rows=rows,
+            fd_text=", ".join(f"{p} {fmt(v)}" for p, v in fd.items() if p != "all" and not math.isnan(v)),
+            realism=realism,
+            explanations=EXPLANATIONS,
+        )
     )
-    plot_html = "".join(
-        f"<figure><figcaption>{html.escape(t)}</figcaption><img src='{rel(p)}' alt='{html.escape(t)}'></figure>"
-        for t, p in plots
-    )
-    explain = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in EXPLANATIONS)
-    fd_text = ", ".join(f"{html.escape(p)} {fmt(v)}" for p, v in fd.items() if p != "all" and not math.isnan(v))
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>wav2lip-emotion demo</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; }}
-figure {{ display: inline-block; margin: 0 1em 1em 0; }} video {{ width: 340px; }} img {{ max-width: 100%; }}
-dt {{ font-weight: bold; margin-top: .5em; }}
-</style></head><body>
-<h1>wav2lip-emotion demo</h1>
-<p>A real photo ({html.escape(config.actor)}: {html.escape(IDENTITY_CREDIT)}) speaking a real recorded sentence,
-rendered by the generated world, then translated by <code>{html.escape(checkpoint.name)}</code>, the model shipped
-with the package. It was trained on the generated world (this identity is one of its training actors): it knows
-that world, not real faces (docs/model_card.md). Made in {seconds:.0f} s.</p>
-<h2>What the demo must show</h2>
-<table><tr><th>check</th><th>value</th><th>target</th><th></th><th>the ideal translation</th></tr>
-{"".join(checks)}</table>
-<p>"The ideal translation" is the world's own render of the source take in the destination emotion, with the
-same timing and pose: what a perfect model would output, the reference for each number on this clip. A model
-can score above it: a smile changes the mouth's shape, so a model that changes the mouth less than the real
-emotion does keeps more of the opening.</p>
-<h2>Source and translation, side by side</h2>{videos}
-<h2>Frames</h2><img src="{rel(frames_png)}" alt="frame grid: sources and translations">
-<h2>The judge, frame by frame</h2>{plot_html}
-<h2>Metrics</h2>
-<table><tr><th>pair</th><th>video</th><th>p(dst) source</th><th>p(dst)</th><th>emotion acc.</th><th>dV</th><th>dA</th>
-<th>identity dist.</th><th>mouth corr.</th><th>LSE*-D</th><th>LSE*-C</th><th>PSNR vs ideal</th></tr>
-{"".join(rows)}</table>
-<p>FD-faceapi per pair: {fd_text or "-"}. Every number of the evaluation: <code>evaluation/report.md</code>,
-<code>evaluation/videos.csv</code>.</p>
-<h2>What the numbers mean</h2><dl>{explain}</dl>
-</body></html>
-"""
     return write_text_atomic(out / "report.html", page)

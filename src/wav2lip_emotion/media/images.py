@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import new_file_mode
+from ..atomic import atomic_path
 from ..errors import MediaError
 from ..messages import first_line
 
@@ -103,20 +100,8 @@ def write_image(path: str | Path, rgb: np.ndarray) -> Path:
         raise MediaError(f"{path}: output directory {path.parent} does not exist")
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as exc:
-        raise MediaError(f"{path}: cannot create a file in {path.parent} ({first_line(exc)})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format=fmt, **options)
-        os.chmod(tmp, new_file_mode())
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".part") as tmp:
+            image.save(tmp, format=fmt, **options)
     except (OSError, ValueError) as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise MediaError(f"{path}: cannot write the image ({first_line(exc)})") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return path
