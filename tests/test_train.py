@@ -439,3 +439,18 @@ def test_lower_face_l1_weighs_the_mouth_box_again():
         assert float(weighted(out)) == pytest.approx(base + 2.0 * box_error)
     with pytest.raises(ConfigError, match="l1_lower_face must be >= 0"):
         load_config(None, data={"cache": "x"}, loss={"l1_lower_face": -1.0})
+
+
+def test_a_shipped_config_by_name(tmp_path, monkeypatch):
+    """``train world/syncnet`` works from any directory (an installed wheel has no configs/ folder): a name
+    that is not a file is looked up among the configs shipped with the package; a file always wins."""
+    monkeypatch.chdir(tmp_path)
+    by_name = load_config("world/syncnet")
+    assert by_name == load_config("world/syncnet.toml") == load_config(CONFIGS / "world" / "syncnet.toml")
+    assert load_config("mead/conditional").stage == "conditional"
+    (tmp_path / "world").mkdir()
+    (tmp_path / "world" / "_base.toml").write_text((CONFIGS / "world" / "_base.toml").read_text())
+    (tmp_path / "world" / "syncnet.toml").write_text((CONFIGS / "world" / "wav2lip_half.toml").read_text())
+    assert load_config("world/syncnet.toml").stage != by_name.stage  # the user's own file comes first
+    with pytest.raises(ConfigError, match="shipped config such as world/syncnet"):
+        load_config("world/nope")

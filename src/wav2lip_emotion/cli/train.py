@@ -53,7 +53,10 @@ def _run_train(args: argparse.Namespace) -> int:
 def _train_options(p: argparse.ArgumentParser) -> None:
     from ..train.data import build_data
 
-    p.add_argument("config", help="TOML config file (configs/*.toml)")
+    p.add_argument(
+        "config",
+        help="TOML config file, or a config shipped with the package by name: world/syncnet, mead/conditional, ...",
+    )
     p.add_argument(
         "--set",
         action="append",

@@ -23,6 +23,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -364,6 +365,21 @@ def _apply(target: Any, values: dict[str, Any], where: str) -> None:
             setattr(target, key, _check_type(f"{where}{key}", value, hints[key]))
 
 
+def packaged_config(path: str | Path) -> Path:
+    """``path`` itself when it exists, else the config of that name shipped with the package:
+    ``world/syncnet`` or ``mead/conditional.toml`` (``src/wav2lip_emotion/configs/``), so an installed
+    wheel trains from its own configs. A name that is neither is returned unchanged (not found later)."""
+    path = Path(path)
+    if path.exists():
+        return path
+    name = path.with_suffix(".toml") if path.suffix != ".toml" else path
+    if len(name.parts) == 2:
+        shipped = resources.files("wav2lip_emotion").joinpath("configs", *name.parts)
+        if shipped.is_file() and isinstance(shipped, Path):
+            return shipped
+    return path
+
+
 def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = path.resolve()
     if path in seen:
@@ -371,7 +387,9 @@ def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(
+            f"{path}: config file not found (a file, or a shipped config such as world/syncnet or mead/conditional)"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     base = data.pop("extends", None)
@@ -410,7 +428,7 @@ def load_config(
     ``sections`` are dicts applied after the file and before the overrides (the Python API's way).
     Relative paths inside a file (data.cache, model.*) are taken relative to the current directory.
     """
-    data = _read_toml(Path(path)) if path is not None else {}
+    data = _read_toml(packaged_config(path)) if path is not None else {}
     for name, values in sections.items():
         _merge(data, {name: values})
     for item in overrides:
