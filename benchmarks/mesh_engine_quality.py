@@ -38,8 +38,16 @@ def main() -> None:
     judges = {"face-api": load_emotion_model("faceapi").eval(), "fer": load_emotion_model("fer").eval()}
     identity = FaceIdentity()
 
-    def measure(path: Path) -> dict:
-        return {k: measure_video(path, j, identity=identity if k == "face-api" else None) for k, j in judges.items()}
+    def measure(path: Path, align_to: dict | None = None) -> dict:
+        return {
+            k: measure_video(
+                path,
+                j,
+                identity=identity if k == "face-api" else None,
+                align_to=None if align_to is None else align_to[k],
+            )
+            for k, j in judges.items()
+        }
 
     source = measure(clip)
     with tempfile.TemporaryDirectory() as tmp:
@@ -48,7 +56,7 @@ def main() -> None:
             t0 = time.perf_counter()
             result = wav2lip_emotion.translate(clip, out, to, intensity=args.intensity, progress=False)
             seconds = time.perf_counter() - t0
-            got = measure(out)
+            got = measure(out, source)
             line = f"{to:10s} {seconds:5.1f} s, {result.flipped_triangles} flipped"
             for name, judge in judges.items():
                 if not judge.has(to):

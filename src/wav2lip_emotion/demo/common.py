@@ -35,7 +35,7 @@ def probe(path: Path) -> Any:
 
 
 def edit_thresholds() -> Any:
-    from ..evaluation.realism import EditThresholds
+    from ..evaluation.verdicts import EditThresholds
 
     return EditThresholds()
 

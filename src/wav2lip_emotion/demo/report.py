@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def explanations() -> list[tuple[str, str]]:
     """What each number of the report means, with the verdicts' thresholds (evaluation/realism.py)."""
-    from ..evaluation.realism import RealismThresholds
+    from ..evaluation.verdicts import RealismThresholds
 
     r, e = RealismThresholds(), edit_thresholds()
     return [

@@ -9,6 +9,9 @@ frame, the way a poor generator's pasted face would look. ``strength`` scales it
   grainy, blotchy skin of an under-trained generator;
 * ``shuffle``: the face crop cut into an 8 x 8 grid whose tiles inside the face are permuted (one fixed
   permutation): a disfigured face with the right colours and texture statistics;
+* ``jitter``: the face shifted by a new random offset every frame (up to 1.5% of the face's size x
+  strength either way, about 2.5 px on a 170 px face; feathered into the still frame): a face that
+  shakes on a steady head, the unsteady paste-back users complain of in Wav2Lip-style tools;
 * ``colour``: a small global colour shift of the whole frame (R +8, B -6 grey levels x strength): a
   harmless change;
 * ``copy``: the frames unchanged (re-encoded like the others).
@@ -29,13 +32,14 @@ from ..faces import FaceCrop, FaceTracker, TrackerConfig
 from ..faces.crop import CropConfig, full_mask, soft_mask
 
 #: the degradations :func:`degrade_video` knows, and which of them a realism check must reject
-DEGRADATIONS = ("copy", "colour", "blur", "texture", "shuffle")
-UNREALISTIC = ("blur", "texture", "shuffle")
+DEGRADATIONS = ("copy", "colour", "blur", "texture", "shuffle", "jitter")
+UNREALISTIC = ("blur", "texture", "shuffle", "jitter")
 
 _PADDING = 0.1
 _GRID = 8
 _MAX_SIDE = 512
 _TEXTURE_STD = 12.0
+_JITTER = 0.015
 
 
 @lru_cache(maxsize=4)
@@ -60,6 +64,7 @@ def degrade_frame(
     *,
     strength: float = 1.0,
     seed: int = 0,
+    index: int = 0,
 ) -> np.ndarray:
     """``rgb`` (uint8 H x W x 3) with degradation ``kind`` applied to the face given by the tracker's
     ``landmarks`` [468, >=2] and ``box`` (frame pixels); a frame without a face is returned unchanged,
@@ -67,7 +72,7 @@ def degrade_frame(
 
     The face is edited at the frame's own resolution: the crop has about as many pixels as the face
     covers, and only the change (edited minus original) goes back, so nothing is lost to resampling
-    beyond the degradation itself."""
+    beyond the degradation itself. ``index``: the frame's number (``jitter`` draws its offset from it)."""
     if kind not in DEGRADATIONS:
         raise ConfigError(f"unknown degradation {kind!r}; choose from {', '.join(DEGRADATIONS)}")
     if kind == "copy":
@@ -79,12 +84,17 @@ def degrade_frame(
         return rgb
     h, w = rgb.shape[:2]
     side = float(max(box[2] - box[0], box[3] - box[1]))
-    if kind == "blur":
+    if kind in ("blur", "jitter"):
         hull_crop = FaceCrop.from_box(box, CropConfig(size=128, padding=_PADDING))
         hull = full_mask(hull_crop.to_crop(landmarks), 128)
-        blurred = cv2.GaussianBlur(rgb, (0, 0), max(0.3, 0.015 * side * strength)).astype(np.float32)
+        if kind == "blur":
+            moved = cv2.GaussianBlur(rgb, (0, 0), max(0.3, 0.015 * side * strength)).astype(np.float32)
+        else:
+            dx, dy = np.random.default_rng((seed, index)).uniform(-1.0, 1.0, 2) * _JITTER * side * strength
+            shift = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+            moved = cv2.warpAffine(rgb, shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = _frame_mask(hull, hull_crop, (h, w))
-        return np.clip(rgb + (blurred - rgb) * alpha, 0, 255).astype(np.uint8)
+        return np.clip(rgb + (moved.astype(np.float32) - rgb) * alpha, 0, 255).astype(np.uint8)
     # a crop at (about) the face's own scale, a whole number of tiles
     size = int(np.clip(round(side * (1 + 2 * _PADDING) / _GRID), 2, _MAX_SIDE // _GRID)) * _GRID
     crop = FaceCrop.from_box(box, CropConfig(size=size, padding=_PADDING))
@@ -143,8 +153,8 @@ def degrade_video(
         VideoReader(source, max_frames=max_frames) as reader,
         VideoWriter(output, info.fps, info.width, info.height, crf=crf) as writer,
     ):
-        for frame in reader:
+        for index, frame in enumerate(reader):
             obs = tracker.update(frame.rgb, frame.time)
             landmarks, box = (obs.landmarks, obs.box) if obs.found else (None, None)
-            writer.write(degrade_frame(frame.rgb, landmarks, box, kind, strength=strength, seed=seed))
+            writer.write(degrade_frame(frame.rgb, landmarks, box, kind, strength=strength, seed=seed, index=index))
     return output

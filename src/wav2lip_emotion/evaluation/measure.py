@@ -40,7 +40,7 @@ from ..perception.emotions import EmotionClassifier
 from .realism import RealismAccumulator, RealismTrack
 
 #: bump when what is measured changes, so cached measurements are redone (2: realism values)
-MEASURE_VERSION = 2
+MEASURE_VERSION = 3
 
 
 def mouth_opening(landmarks: np.ndarray) -> float:
@@ -225,12 +225,15 @@ def measure_video(
     batch_size: int = 32,
     realism: bool = True,
     quality_every: int | None = None,
+    align_to: VideoMeasurement | None = None,
 ) -> VideoMeasurement:
     """Measure one video (see the module docstring). ``identity`` is a
     :class:`~wav2lip_emotion.perception.identity.FaceIdentity` (None: not measured); ``features`` maps
     a [B, 3, H, W] RGB batch in [0, 1] to [B, D] (None: not measured). ``realism``: collect the realism
     values, BRISQUE on every ``quality_every``-th frame (None: :data:`~.realism.QUALITY_EVERY`; 0: no
-    BRISQUE). MediaError for an unreadable video or one without any face."""
+    BRISQUE). ``align_to``: the measurement of the source this video was translated from, frame by frame
+    with its head pose: the flicker is then measured in the source's alignment
+    (:class:`~.realism.RealismAccumulator`). MediaError for an unreadable video or one without any face."""
     path = Path(path)
     info = probe_video(path)
     tracker = tracker or FaceTracker(TrackerConfig(smooth=False))
@@ -245,9 +248,12 @@ def measure_video(
     ssims: list[float] = []
     notes: list[str] = []
     n_classes = len(judge.classes)
-    realism_acc = (
-        RealismAccumulator(**({} if quality_every is None else {"quality_every": quality_every})) if realism else None
-    )
+    realism_acc = None
+    if realism:
+        realism_acc = RealismAccumulator(
+            **({} if quality_every is None else {"quality_every": quality_every}),
+            align_to=align_to.realism if align_to is not None and align_to.realism.frames else None,
+        )
 
     def flush() -> None:
         if pending:

@@ -11,7 +11,11 @@ the output inherits), frame by frame:
 * **flicker ratio**: mean absolute grey-level change from one frame to the next inside the face mask,
   output over source. The previous frame is first warped onto the current one by the similarity
   transform that maps its mesh onto the current mesh, so a moving head is no flicker; what is left is the
-  face's own motion (the source has the same) plus anything that shimmers;
+  face's own motion (the source has the same) plus anything that shimmers. A translation keeps the
+  source's frames and head pose, so its frames are aligned and masked with the **source's** mesh
+  (``align_to``): both videos are then measured the same way, and the ratio is the change of the
+  pixels alone. Aligning an output with its own re-tracked mesh would add the tracker's jitter on the
+  edited face (twice the source's on movie-hello) and hide a face that shakes on a steady head;
 * **FD to source**: Frechet distance of the output's face-crop features to the source clip's own (the
   evaluation's feature extractor: face-api's expression features, or FID's Inception with ``--inception``;
   :func:`~wav2lip_emotion.evaluation.fid.frechet_from_features`);
@@ -24,14 +28,13 @@ the output inherits), frame by frame:
 Per-frame values come from :class:`RealismAccumulator` (fed by
 :func:`~wav2lip_emotion.evaluation.measure.measure_video` as it tracks, so each video is decoded once and
 measured once, source included). :func:`realism_scores` pairs two videos' values frame by frame;
-:func:`realism_verdict` applies :class:`RealismThresholds`, and :func:`edit_verdict` joins it with the
-emotion gain and the kept lip movement (:class:`EditThresholds`).
+:mod:`.verdicts` judges them: :func:`~.verdicts.realism_verdict` applies :class:`~.verdicts.RealismThresholds`,
+and :func:`~.verdicts.edit_verdict` joins it with the emotion gain and the kept lip movement.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -42,7 +45,7 @@ import numpy as np
 from ..errors import ConfigError
 
 #: bump when a realism measurement changes, so cached measurements are redone
-REALISM_VERSION = 1
+REALISM_VERSION = 2
 #: margin of the face region around the mesh's box, as a fraction of the box's longer side. Everything
 #: is measured at the video's own resolution (no resampling, which would itself blur or alias): the
 #: output and its source have the same size, so their numbers compare like with like
@@ -173,6 +176,12 @@ class RealismTrack:
     face_score: np.ndarray
     #: BRISQUE of the face region on every ``QUALITY_EVERY``-th frame with a face
     quality: np.ndarray
+    #: [N, 468, 2] float32 mesh points in frame pixels and [N, 4] face boxes (NaN where no face): what an
+    #: output of this video is aligned with (:class:`RealismAccumulator`'s ``align_to``)
+    landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 468, 2), np.float32))
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    #: frames whose flicker was measured in another video's alignment (its source's)
+    aligned_to_source: int = 0
 
     @classmethod
     def empty(cls) -> RealismTrack:
@@ -189,6 +198,9 @@ class RealismTrack:
             "realism_flicker": self.flicker,
             "realism_face_score": self.face_score,
             "realism_quality": self.quality,
+            "realism_landmarks": self.landmarks.astype(np.float32),
+            "realism_boxes": self.boxes.astype(np.float32),
+            "realism_aligned_to_source": np.array(self.aligned_to_source),
         }
 
     @classmethod
@@ -200,21 +212,38 @@ class RealismTrack:
             np.asarray(arrays["realism_flicker"], dtype=np.float64),
             np.asarray(arrays["realism_face_score"], dtype=np.float64),
             np.asarray(arrays["realism_quality"], dtype=np.float64),
+            np.asarray(arrays["realism_landmarks"], dtype=np.float32),
+            np.asarray(arrays["realism_boxes"], dtype=np.float32),
+            int(arrays["realism_aligned_to_source"]),
         )
+
+    def face(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Frame ``index``'s mesh points and box, or None when it has no face (or is past the end)."""
+        if not 0 <= index < len(self.landmarks) or not np.isfinite(self.boxes[index]).all():
+            return None
+        return self.landmarks[index], self.boxes[index]
 
 
 class RealismAccumulator:
     """Collects a video's per-frame realism values while it is tracked: call :meth:`add` for every frame,
-    in order, with the tracker's landmarks and box (None where no face was found), then :meth:`track`."""
+    in order, with the tracker's landmarks and box (None where no face was found), then :meth:`track`.
 
-    def __init__(self, *, quality_every: int = QUALITY_EVERY) -> None:
+    ``align_to``: the source's track, for a video made from it frame by frame with its head pose (a
+    translation): the flicker of frame i is then measured with the source's meshes of frames i-1 and i
+    (the alignment and the mask) instead of this video's own, wherever the source has both."""
+
+    def __init__(self, *, quality_every: int = QUALITY_EVERY, align_to: RealismTrack | None = None) -> None:
         if quality_every < 0:
             raise ConfigError(f"quality_every must be >= 0 (0 = no BRISQUE), got {quality_every}")
         self.quality_every = quality_every
+        self.align_to = align_to
         self._sharpness: list[float] = []
         self._flicker: list[float] = []
         self._score: list[float] = []
         self._quality: list[float] = []
+        self._landmarks: list[np.ndarray] = []
+        self._boxes: list[np.ndarray] = []
+        self._aligned = 0
         self._previous: tuple[np.ndarray, np.ndarray] | None = None  # grey frame, its landmarks
 
     def add(self, rgb: np.ndarray, landmarks: np.ndarray | None, box: np.ndarray | None, score: float) -> None:
@@ -224,22 +253,38 @@ class RealismAccumulator:
             self._flicker.append(math.nan)
             self._score.append(0.0)
             self._quality.append(math.nan)
+            self._landmarks.append(np.full((468, 2), np.nan, np.float32))
+            self._boxes.append(np.full(4, np.nan, np.float32))
             self._previous = None
             return
+        points = np.asarray(landmarks, dtype=np.float32)[:, :2].copy()
         region = face_region(box, rgb.shape)
         x0, y0, x1, y1 = region
         mask = face_region_mask(landmarks, region)
         grey = gray(rgb)
         self._sharpness.append(laplacian_variance(grey[y0:y1, x0:x1], mask))
-        if self._previous is None:
-            self._flicker.append(math.nan)
-        else:
-            prev, prev_landmarks = self._previous
-            self._flicker.append(aligned_change(prev, prev_landmarks, grey, landmarks, region, mask))
+        self._flicker.append(self._change(index, grey, points, region, mask))
         self._score.append(float(score))
         sample = self.quality_every > 0 and index % self.quality_every == 0
         self._quality.append(brisque_score(_shrunk(rgb[y0:y1, x0:x1], QUALITY_MAX_SIDE)) if sample else math.nan)
-        self._previous = (grey, np.asarray(landmarks)[:, :2].copy())
+        self._landmarks.append(points)
+        self._boxes.append(np.asarray(box, dtype=np.float32)[:4].copy())
+        self._previous = (grey, points)
+
+    def _change(
+        self, index: int, grey: np.ndarray, points: np.ndarray, region: tuple[int, int, int, int], mask: np.ndarray
+    ) -> float:
+        if self._previous is None:
+            return math.nan
+        prev, prev_points = self._previous
+        if self.align_to is not None:
+            here, before = self.align_to.face(index), self.align_to.face(index - 1)
+            if here is not None and before is not None:
+                source_region = face_region(here[1], grey.shape)
+                source_mask = face_region_mask(here[0], source_region)
+                self._aligned += 1
+                return aligned_change(prev, before[0], grey, here[0], source_region, source_mask)
+        return aligned_change(prev, prev_points, grey, points, region, mask)
 
     def track(self) -> RealismTrack:
         return RealismTrack(
@@ -247,6 +292,9 @@ class RealismAccumulator:
             np.array(self._flicker, dtype=np.float64),
             np.array(self._score, dtype=np.float64),
             np.array(self._quality, dtype=np.float64),
+            np.array(self._landmarks, dtype=np.float32).reshape(-1, 468, 2),
+            np.array(self._boxes, dtype=np.float32).reshape(-1, 4),
+            self._aligned,
         )
 
 
@@ -287,7 +335,8 @@ class RealismScores:
         return asdict(self)
 
 
-def _paired(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def paired_finite(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first min(len) values of ``a`` and ``b`` as float64, where both are finite."""
     n = min(len(a), len(b))
     a, b = np.asarray(a[:n], dtype=np.float64), np.asarray(b[:n], dtype=np.float64)
     ok = np.isfinite(a) & np.isfinite(b)
@@ -295,7 +344,7 @@ def _paired(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> float:
-    x, y = _paired(a, b)
+    x, y = paired_finite(a, b)
     if not len(x):
         return math.nan
     den = float(y.mean())
@@ -318,7 +367,7 @@ def realism_scores(
         return out
     out.sharpness_ratio = _ratio(output.sharpness, source.sharpness)
     out.flicker_ratio = _ratio(output.flicker, source.flicker)
-    q, qs = _paired(output.quality, source.quality)
+    q, qs = paired_finite(output.quality, source.quality)
     if len(q):
         out.quality, out.quality_source = float(q.mean()), float(qs.mean())
         out.quality_difference = out.quality - out.quality_source
@@ -335,172 +384,3 @@ def realism_scores(
 
         out.frechet_source = frechet_from_features(output_features, source_features)
     return out
-
-
-# ------------------------------------------------------------------------------------ verdicts
-
-
-@dataclass(frozen=True)
-class RealismThresholds:
-    """What a person would still accept as the same, real face (docs/evaluation.md, "Realism", has the
-    reasoning and the measurements). Each bound leaves room for what a REAL change of expression of the
-    same person does to the metric (the world's aligned ground truth and real takes), and none was moved
-    to make a constructed case pass or fail."""
-
-    #: fine-detail energy within a factor 2 of the source's, either way. A real change of expression moves
-    #: it by up to a factor 1.5 (a smile's creases and teeth appear or vanish: 0.67..1.47 in the world's
-    #: aligned truth), a just-visible blur (sigma 0.85 px on a 180 px face) divides it by 3, grain
-    #: multiplies it. (The first guess, 0.8..1.5, failed the ideal translation itself: removing a smile
-    #: gives 0.67..0.75.)
-    min_sharpness_ratio: float = 0.5
-    max_sharpness_ratio: float = 2.0
-    #: half again as much frame-to-frame change as the source's own motion (speech, blinks) is visible
-    #: shimmer or boiling texture; real expression changes stay within 0.79..1.30
-    max_flicker_ratio: float = 1.5
-    #: BRISQUE points worse than the source: ~10 points is a step between quality grades on its 0..100
-    #: scale (a clean image against a mildly blurred or compressed one)
-    max_quality_difference: float = 10.0
-    #: FD of the face-crop features to the source's own. face-api's features describe the expression,
-    #: so a real emotion change moves them too (47..311 between real takes of one person in the world);
-    #: only a distance beyond any real change of expression, by a third, is "no longer this face"
-    max_frechet_source: float = 400.0
-    #: the mesh must still be as sure it sees a face: at most 0.05 below the source's mean score
-    max_face_score_drop: float = 0.05
-    #: the output keeps a face in at least 95% of the frames where the source has one
-    min_faces_kept: float = 0.95
-
-
-@dataclass(frozen=True)
-class EditThresholds:
-    """What makes an edit an emotion edit that keeps the speech."""
-
-    #: the judge's p(destination) must rise by 0.2 over the source's: a fifth more probability on the
-    #: destination, where an unchanged video gains exactly 0
-    min_emotion_gain: float = 0.2
-    #: mouth opening still follows the source's (the ideal world translation keeps 0.87; the L1-only
-    #: model that draws a smiling mouth which ignores the speech scores 0.20)
-    min_mouth_correlation: float = 0.5
-    #: below this range of the source's mouth opening (5th..95th percentile, in eye distances) the mouth
-    #: hardly moves (a silent clip) and its correlation is noise; the output's opening must then stay
-    #: within ``max_still_mouth_change`` of the source's on average instead
-    still_mouth_range: float = 0.05
-    max_still_mouth_change: float = 0.05
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A pass/fail with every check's outcome, so a failure says why."""
-
-    passed: bool
-    #: check name -> passed; checks whose metric was not measured are left out
-    checks: dict[str, bool] = field(default_factory=dict)
-    #: one line per failed check, e.g. "sharpness ratio 0.41 < 0.8"
-    failures: tuple[str, ...] = ()
-    #: checks skipped because their metric was not measured
-    unmeasured: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-
-def _judge(items: Sequence[tuple[str, float, bool, str]]) -> Verdict:
-    checks: dict[str, bool] = {}
-    failures: list[str] = []
-    unmeasured: list[str] = []
-    for name, value, ok, text in items:
-        if isinstance(value, float) and math.isnan(value):
-            unmeasured.append(name)
-            continue
-        checks[name] = bool(ok)
-        if not ok:
-            failures.append(text)
-    return Verdict(not failures, checks, tuple(failures), tuple(unmeasured))
-
-
-def realism_verdict(s: RealismScores, t: RealismThresholds = RealismThresholds()) -> Verdict:
-    """Pass when every measured realism metric is within ``t``; unmeasured ones are listed, not failed."""
-    drop = s.face_score_source - s.face_score
-    return _judge(
-        [
-            (
-                "sharpness",
-                s.sharpness_ratio,
-                t.min_sharpness_ratio <= s.sharpness_ratio <= t.max_sharpness_ratio,
-                f"sharpness ratio {s.sharpness_ratio:.2f} outside {t.min_sharpness_ratio}..{t.max_sharpness_ratio}",
-            ),
-            (
-                "flicker",
-                s.flicker_ratio,
-                s.flicker_ratio <= t.max_flicker_ratio,
-                f"flicker ratio {s.flicker_ratio:.2f} > {t.max_flicker_ratio}",
-            ),
-            (
-                "quality",
-                s.quality_difference,
-                s.quality_difference <= t.max_quality_difference,
-                f"BRISQUE {s.quality_difference:+.1f} over the source's (max +{t.max_quality_difference:g})",
-            ),
-            (
-                "frechet",
-                s.frechet_source,
-                s.frechet_source <= t.max_frechet_source,
-                f"FD to source {s.frechet_source:.1f} > {t.max_frechet_source:g}",
-            ),
-            (
-                "face_score",
-                drop,
-                drop <= t.max_face_score_drop,
-                f"mesh face score {s.face_score:.3f} vs the source's {s.face_score_source:.3f}",
-            ),
-            (
-                "faces_kept",
-                s.faces_kept,
-                s.faces_kept >= t.min_faces_kept,
-                f"face found in {100 * s.faces_kept:.0f}% of the source's face frames",
-            ),
-        ]
-    )
-
-
-def lip_movement_kept(
-    output_opening: np.ndarray, source_opening: np.ndarray, t: EditThresholds = EditThresholds()
-) -> tuple[float, bool]:
-    """(mouth-opening correlation with the source, kept?). When the source's mouth hardly moves the
-    correlation is noise, so the output's opening must instead stay close to the source's."""
-    from .measure import pearson
-
-    corr = pearson(output_opening, source_opening)
-    a, b = _paired(np.asarray(output_opening), np.asarray(source_opening))
-    if len(b) >= 3:
-        lo, hi = np.percentile(b, [5, 95])
-        if hi - lo < t.still_mouth_range:
-            return corr, bool(np.mean(np.abs(a - b)) <= t.max_still_mouth_change)
-    return corr, bool(corr >= t.min_mouth_correlation) if math.isfinite(corr) else False
-
-
-def edit_verdict(
-    realism: Verdict,
-    emotion_gain: float,
-    lip_kept: bool,
-    t: EditThresholds = EditThresholds(),
-) -> Verdict:
-    """The realistic-edit verdict: the emotion changed (p(destination) rose by ``t.min_emotion_gain``),
-    the lip movement was kept, and the face is still realistic (``realism``)."""
-    items = [
-        (
-            "emotion_gain",
-            emotion_gain,
-            emotion_gain >= t.min_emotion_gain,
-            f"emotion gain {emotion_gain:+.2f} < {t.min_emotion_gain}",
-        ),
-        ("lip_movement", 0.0, lip_kept, "lip movement not kept"),
-    ]
-    own = _judge(items)
-    if math.isnan(emotion_gain):  # no judge reading at all: not an edit anyone can credit
-        own = Verdict(False, own.checks, (*own.failures, "emotion gain not measured"), own.unmeasured)
-    return Verdict(
-        own.passed and realism.passed,
-        {**own.checks, **{f"realism.{k}": v for k, v in realism.checks.items()}},
-        (*own.failures, *realism.failures),
-        (*own.unmeasured, *realism.unmeasured),
-    )

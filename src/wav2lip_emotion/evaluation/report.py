@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..atomic import atomic_path, write_json_atomic, write_text_atomic
-from .realism import EditThresholds, RealismThresholds
 from .scores import REALISM_METRICS, Summary
 from .tables import column_names, paper_table2, table2, table3, table4
+from .verdicts import EditThresholds, RealismThresholds
 
 if TYPE_CHECKING:
     from .runner import EvaluateConfig, EvaluationResult

@@ -107,13 +107,18 @@ class EvaluationContext:
         self.scorer = _lip_sync_scorer(config) if config.lse else None
         self._checked: set[str] = set()
 
-    def measurement(self, key: str, video: Path, reference: Path | None = None) -> VideoMeasurement:
-        """The measurement of ``video``: from the cache when it was made the same way from the same file."""
+    def measurement(
+        self, key: str, video: Path, reference: Path | None = None, align_to: VideoMeasurement | None = None
+    ) -> VideoMeasurement:
+        """The measurement of ``video``: from the cache when it was made the same way from the same file.
+        ``align_to``: the source's measurement when ``video`` was translated from it (its flicker is then
+        measured in the source's alignment: evaluation/realism.py)."""
         path = self.cache / "measure" / f"{key}.npz"
         setup = json.dumps(
             {
                 "video": fingerprint(video),
                 "reference": fingerprint(reference) if reference is not None else None,
+                "align_to": fingerprint(Path(align_to.path)) if align_to is not None else None,
                 "judge": self.judge.name,
                 "features": self.extractor.label,
                 "inception": fingerprint(self.config.inception) if self.config.inception else None,
@@ -134,6 +139,7 @@ class EvaluationContext:
             reference=reference,
             realism=self.config.realism,
             quality_every=self.config.quality_every,
+            align_to=align_to,
         )
         m.setup = setup
         m.save(path)
@@ -340,7 +346,11 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
             src = ctx.measurement(f"real/{case.source.id}", case.source.path)
             dst = ctx.measurement(f"real/{case.destination.id}", case.destination.path)
             truth = ctx.measurement(f"truth/{case.id}", case.ground_truth) if case.aligned is not None else dst
-            gen = ctx.measurement(f"{safe_name(variant.name)}/{case.id}", video, reference=case.aligned)
+            # every variant but a destination take (its own head motion) is made from the source frame by
+            # frame with its pose: its flicker is measured in the source's alignment
+            own_pose = variant.kind == "ground-truth" and case.aligned is None
+            key = f"{safe_name(variant.name)}/{case.id}"
+            gen = ctx.measurement(key, video, reference=case.aligned, align_to=None if own_pose else src)
         except (TranslationError, MediaError) as exc:
             skipped.append(f"{variant.name}: {case.id}: {exc}")
             if bar is not None:

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..perception.affect import affect_delta, proxy_track
 from .measure import VideoMeasurement, pearson
-from .realism import EditThresholds, RealismThresholds, edit_verdict, lip_movement_kept, realism_scores, realism_verdict
+from .realism import realism_scores
+from .verdicts import EditThresholds, RealismThresholds, edit_verdict, lip_movement_kept, realism_verdict
 
 #: per-video metrics, in table order: (key, column title, higher is better?)
 VIDEO_METRICS: tuple[tuple[str, str, bool | None], ...] = (

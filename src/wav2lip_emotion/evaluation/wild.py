@@ -188,7 +188,11 @@ def evaluate_wild(config: EvaluateConfig, only: Mapping[str, Sequence[str]] | No
             if video is None:
                 skipped.append(f"{variant.name}: no video for {case.id}")
                 continue
-            gen = src if variant.kind == "copy" else ctx.measurement(f"{safe_name(variant.name)}/{case.id}", video)
+            gen = (
+                src
+                if variant.kind == "copy"
+                else ctx.measurement(f"{safe_name(variant.name)}/{case.id}", video, align_to=src)
+            )
         except (TranslationError, MediaError) as exc:
             if sources.get(case.name) is None:
                 skipped.append(f"{case.clip}: {exc}")
