@@ -9,17 +9,29 @@ Prints, in one run on this machine:
 2. **the warp alone**: milliseconds per frame of ``MeshEngine.edit`` (control points, fold guard,
    backward map, remap, soft paste) on frames already decoded and tracked, and of its occluder masks;
 3. **per stage** (``--stages``): milliseconds per frame of decoding, tracking, the plan (fit and the
-   guard's pass over the clip), each part of the edit, the occluder masks and encoding, on one clip.
+   guard's pass over the clip), each part of the edit, the occluder masks and encoding, on one clip;
+4. **against an older revision** (``--against REV``): the package as of git revision REV (exported to a
+   temporary folder and imported under another name) and the package now, end to end, alternating
+   with a plain decode -> encode in one process, ``--reps`` times each; medians, the ratios of every
+   run, and whether both wrote the same bytes. On a shared machine whose load changes from minute to
+   minute, only this comparison is fair.
 
     python benchmarks/mesh_engine_speed.py [--frames 240] [--to happy]
     python benchmarks/mesh_engine_speed.py --stages [--to happy]
+    python benchmarks/mesh_engine_speed.py --against HEAD~1 [--frames 120] [--reps 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import importlib
+import io
 import statistics
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -90,7 +102,7 @@ def timed(totals: dict[str, float], name: str) -> Iterator[None]:
 @contextlib.contextmanager
 def timing_edit_parts(totals: dict[str, float]) -> Iterator[None]:
     """Time the parts of ``MeshEngine.edit`` by wrapping the functions it calls (restored after)."""
-    names = ("fold_guard", "backward_map", "warp_region", "_paste_mask")
+    names = ("fold_guard", "backward_map", "warp_where", "_paste_mask")
     originals = {n: getattr(mesh_engine, n) for n in names}
 
     def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -139,14 +151,59 @@ def stages(clip: Path, to: str, out: Path) -> None:
         print(f"  {name:24s} {seconds / n * 1000:6.1f}")
 
 
+def package_at(rev: str, folder: Path) -> Any:
+    """The package as of git revision ``rev``, exported into ``folder`` and imported as
+    ``wav2lip_emotion_old`` (its own imports are relative, so it runs its own code throughout)."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", rev, "src/wav2lip_emotion"], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    (folder / "src" / "wav2lip_emotion").rename(folder / "wav2lip_emotion_old")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("wav2lip_emotion_old")
+
+
+def against(old: Any, clip: Path, name: str, frames: int, reps: int, to: str, d: Path) -> None:
+    """Old and new end to end on ``clip``, alternating (which goes first alternates too) with a plain pass."""
+    fps: dict[str, list[float]] = {"plain": [], "old": [], "new": []}
+    digests: dict[str, set[str]] = {"old": set(), "new": set()}
+    for rep in range(reps):
+        fps["plain"].append(frames / plain_pass(clip, d / f"{name}_plain.mp4"))
+        order = [("old", old), ("new", wav2lip_emotion)]
+        for key, package in order if rep % 2 == 0 else order[::-1]:
+            out = d / f"{name}_{key}.mp4"
+            t0 = time.perf_counter()
+            package.translate(clip, out, to, progress=False)
+            fps[key].append(frames / (time.perf_counter() - t0))
+            digests[key].add(hashlib.sha256(out.read_bytes()).hexdigest())
+    med = {k: statistics.median(v) for k, v in fps.items()}
+    per_run = {k: ", ".join(f"{f / p:.2f}" for f, p in zip(fps[k], fps["plain"], strict=True)) for k in ("old", "new")}
+    same = "same bytes" if len(digests["old"] | digests["new"]) == 1 else "outputs differ"
+    print(
+        f"{name}: decode -> encode {med['plain']:.1f} frames/s; before {med['old']:.1f}, after {med['new']:.1f} "
+        f"frames/s; ratio before {med['old'] / med['plain']:.2f} ({per_run['old']}), after "
+        f"{med['new'] / med['plain']:.2f} ({per_run['new']}); {same}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=240, help="frames per clip (default 240 = 8 s at 30 fps)")
     ap.add_argument("--to", default="happy")
     ap.add_argument("--stages", action="store_true", help="only the per-stage times, on both clips")
+    ap.add_argument("--against", metavar="REV", help="compare end to end with the package at git revision REV")
+    ap.add_argument("--reps", type=int, default=3, help="runs of each, with --against (default 3)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
+        if args.against:
+            old = package_at(args.against, d / "old")
+            for name, source in (("640x360", asset_path("single_face")), ("1280x720", asset_path("movie_hello"))):
+                clip = looped(d / f"{name}.mp4", source, args.frames)
+                against(old, clip, name, args.frames, args.reps, args.to, d)
+            return
         if args.stages:
             for source in (asset_path("single_face"), asset_path("movie_hello")):
                 stages(source, args.to, d / f"{source.stem}_stages.mp4")

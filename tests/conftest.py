@@ -11,6 +11,8 @@ import pytest
 import torch
 
 DATA = Path(__file__).parent / "data"
+#: frames of the ``clip`` fixture
+MESH_CLIP_FRAMES = 24
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +97,21 @@ def eval_world(tmp_path_factory) -> Path:
     )  # fmt: skip
     synthesize(config, root)
     return root
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """The first 24 frames of single_face.mp4 (a real face going from neutral towards a smile), silent."""
+    from wav2lip_emotion.assets import asset_path
+    from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video
+
+    out = tmp_path_factory.mktemp("mesh") / "single_face_24.mp4"
+    src = asset_path("single_face")
+    info = probe_video(src)
+    with (
+        VideoWriter(out, info.fps, info.width, info.height, crf=12) as writer,
+        VideoReader(src, max_frames=MESH_CLIP_FRAMES) as reader,
+    ):
+        for frame in reader:
+            writer.write(frame.rgb)
+    return out

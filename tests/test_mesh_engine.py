@@ -4,7 +4,6 @@ clips and photos (short clips cut from the real media assets)."""
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,25 +22,10 @@ from wav2lip_emotion.translation import TranslateConfig
 from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine, steady_landmarks
 from wav2lip_emotion.translation.mesh_run import track_faces
 
-FRAMES = 24
+FRAMES = 24  # the ``clip`` fixture's (tests/conftest.py)
 
 
-# --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    """The first 24 frames of single_face.mp4 (a real face going from neutral towards a smile), silent."""
-    out = tmp_path_factory.mktemp("mesh") / "single_face_24.mp4"
-    src = asset_path("single_face")
-    info = probe_video(src)
-    with (
-        VideoWriter(out, info.fps, info.width, info.height, crf=12) as writer,
-        VideoReader(src, max_frames=FRAMES) as reader,
-    ):
-        for frame in reader:
-            writer.write(frame.rgb)
-    return out
+# --------------------------------------------------------------------------- fixtures (and ``clip``: conftest)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ video/image pipeline around it (two passes: track every frame, then edit and enc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -26,7 +26,7 @@ from ..expression.action_units import EYE_L_LOWER, EYE_L_UPPER, EYE_R_LOWER, EYE
 from ..expression.fit import FIT_AUS, ExpressionFit, fit_expression, opening_gain, prototype
 from ..expression.intensity import IntensitySchedule
 from ..faces.mesh import FACE_OVAL
-from ..faces.warp import backward_map, flipped_triangles, fold_guard, triangulate, warp_region
+from ..faces.warp import backward_map, fold_guard, triangulate, warp_where
 
 #: the pasted region: the face outline scaled this much around its centre (the warp fades out between
 #: the outline and the first ring, so the paste ends where the warp has nearly stopped: a jaw that
@@ -70,6 +70,22 @@ class FrameEdit:
     flipped: int = 0
     #: share of the face region covered by an occluder
     occluded: float = 0.0
+
+
+@dataclass
+class Warped:
+    """One frame's face warped to its target, before the paste (see :meth:`MeshEngine.warp`)."""
+
+    #: the part of the frame that may change (x0, y0, x1, y1)
+    region: tuple[int, int, int, int]
+    #: what the warp did
+    stats: FrameEdit
+    #: [y1 - y0, x1 - x0, 3] uint8 the region warped (the source's own pixels where the paste takes nothing)
+    pixels: np.ndarray
+    #: [y1 - y0, x1 - x0] float32 the paste mask (1 = the warped pixel, 0 = the source's)
+    mask: np.ndarray
+    #: the face outline's centre (image pixels), which the occluder masks follow from frame to frame
+    centre: np.ndarray
 
 
 @dataclass
@@ -181,7 +197,7 @@ class MeshEngine:
         once. A detector that flips on and off (glasses frames under changing light) would otherwise
         switch the edit on and off there from frame to frame."""
         previous, self._occluded = self._occluded, (i, region, centre, occ)
-        if previous is None or previous[0] != i - 1:
+        if previous is None or previous[0] != i - 1 or not previous[3].any():
             return occ
         _, (px0, py0, _, _), pcentre, pmask = previous
         dx, dy = centre - pcentre
@@ -196,13 +212,18 @@ class MeshEngine:
 
     def edit(self, rgb: np.ndarray, landmarks: np.ndarray, plan: MeshPlan, i: int) -> tuple[np.ndarray, FrameEdit]:
         """Frame ``i`` (RGB uint8) with its face ([468, >=2] image pixels) edited; pixels outside the
-        face region are the input's own."""
-        stats = FrameEdit()
+        face region are the input's own. The same as :meth:`paste` of :meth:`warp`."""
+        return self.paste(rgb, landmarks, i, self.warp(rgb, landmarks, plan, i))
+
+    def warp(self, rgb: np.ndarray, landmarks: np.ndarray, plan: MeshPlan, i: int) -> Warped | None:
+        """Frame ``i``'s face warped to its target shape, not yet pasted; None when the frame is not
+        edited. Reads nothing but its arguments and changes nothing: frames may be warped in any order,
+        on several threads at once (the occluder masks, which follow the clip, are :meth:`paste`'s)."""
         if not plan.fit.valid[i] or plan.intensity[i] == 0.0:
-            return rgb, stats
+            return None
         local_delta = plan.local_displacement(i)
         if not np.any(local_delta):
-            return rgb, stats
+            return None
         h, w = rgb.shape[:2]
         mesh = np.asarray(landmarks if plan.placement is None else plan.placement[i], np.float64)[:, :2]
         src, dst = _targets(plan, i, mesh, local_delta)
@@ -216,24 +237,41 @@ class MeshEngine:
         x1, y1 = np.ceil(reach.max(0)).astype(int) + 1
         x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return rgb, stats
+            return None
+        region = (x0, y0, x1, y1)
         guard = fold_guard(src, dst, plan.triangles)
-        stats.damped, stats.would_flip = guard.damped, guard.would_flip
-        stats.flipped = flipped_triangles(src, guard.dst, plan.triangles)
-        map_x, map_y = backward_map(src, guard.dst, plan.triangles, (x0, y0, x1, y1))
-        warped = warp_region(rgb, map_x, map_y)
-        mask = _paste_mask(oval, (x0, y0, x1, y1), size)
+        stats = FrameEdit(region=region, damped=guard.damped, would_flip=guard.would_flip, flipped=guard.flipped)
+        mask = _paste_mask(oval, region, size)
+        map_x, map_y = backward_map(src, guard.dst, plan.triangles, region)
+        # only the pixels the paste takes are looked up (each pixel's lookup is its own)
+        pixels = rgb[y0:y1, x0:x1].copy()
+        warp_where(rgb, map_x, map_y, mask > 0, pixels)
+        return Warped(region, stats, pixels, mask, centre)
+
+    def paste(
+        self, rgb: np.ndarray, landmarks: np.ndarray, i: int, warped: Warped | None
+    ) -> tuple[np.ndarray, FrameEdit]:
+        """Frame ``i`` (RGB uint8) with its :meth:`warp` pasted in with the soft mask, faded out where an
+        occluder covers the face. Call in frame order: the occluder masks follow the clip."""
+        if warped is None:
+            return rgb, FrameEdit()
+        stats = replace(warped.stats)
+        x0, y0, x1, y1 = region = warped.region
+        mask = warped.mask
         if self.occluders is not None:
-            occ = np.asarray(self.occluders.mask(rgb, landmarks, (x0, y0, x1, y1)), np.float32)
-            occ = self._steady(occ, i, (x0, y0, x1, y1), centre)
-            stats.occluded = float((occ * (mask > 0)).sum() / max((mask > 0).sum(), 1))
-            mask = mask * (1.0 - np.clip(occ, 0.0, 1.0))
-        region = rgb[y0:y1, x0:x1]
-        blended = region.astype(np.float32) * (1.0 - mask[..., None]) + warped.astype(np.float32) * mask[..., None]
-        blended = np.where(mask[..., None] > 0, np.clip(np.rint(blended), 0, 255).astype(np.uint8), region)
+            occ = np.asarray(self.occluders.mask(rgb, landmarks, region), np.float32)
+            occ = self._steady(occ, i, region, warped.centre)
+            if occ.any():  # (most frames have no occluder)
+                stats.occluded = float((occ * (mask > 0)).sum() / max((mask > 0).sum(), 1))
+                mask = mask * (1.0 - np.clip(occ, 0.0, 1.0))
+        # region * (1 - mask) + warped * mask, rounded, where the mask is set (in place, float32)
+        m = mask[..., None]
+        blended = rgb[y0:y1, x0:x1].astype(np.float32)
+        blended *= 1.0 - m
+        blended += warped.pixels.astype(np.float32) * m
+        np.clip(np.rint(blended, out=blended), 0, 255, out=blended)
         out = rgb.copy()
-        out[y0:y1, x0:x1] = blended
-        stats.region = (x0, y0, x1, y1)
+        np.copyto(out[y0:y1, x0:x1], blended.astype(np.uint8), where=m > 0)
         return out, stats
 
 
@@ -327,7 +365,7 @@ def _paste_mask(oval: np.ndarray, region: tuple[int, int, int, int], size: float
     cv2.fillConvexPoly(hard, hull, 1, lineType=cv2.LINE_8, shift=4)
     feather = max(2.0, PASTE_FEATHER * size)
     e = max(1, round(feather / 2))
-    inner = cv2.erode(hard.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * e + 1, 2 * e + 1)))
+    inner = cv2.erode(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * e + 1, 2 * e + 1))).astype(np.float32)
     soft = cv2.GaussianBlur(inner, (0, 0), max(0.5, feather / 4), borderType=cv2.BORDER_CONSTANT)
     return np.clip(soft, 0.0, 1.0) * hard
 
