@@ -27,8 +27,9 @@ def explanations() -> list[tuple[str, str]]:
          f"movement kept? Lips count as kept at {e.min_mouth_correlation:g} or more."),
         ("sharpness", "variance of the Laplacian inside the face, result over clip (1 = as sharp). Realistic: "
          f"{r.min_sharpness_ratio:g}..{r.max_sharpness_ratio:g}; blur divides it, grain and blotches multiply it."),
-        ("flicker", "frame-to-frame change inside the face with the head motion removed, result over clip "
-         f"(1 = no more shimmer than the clip's own speech and blinks). Realistic: at most {r.max_flicker_ratio:g}."),
+        ("flicker", "frame-to-frame change inside the face with the head motion removed (both videos aligned with "
+         "the clip's own face mesh), result over clip (1 = no more shimmer or shaking than the clip's own speech and "
+         f"blinks). Realistic: at most {r.max_flicker_ratio:g}."),
         ("FD to source", "Frechet distance of the result's face-crop features (face-api) to the clip's own; a real "
          f"change of expression moves it too. Realistic: at most {r.max_frechet_source:g}."),
         ("BRISQUE diff.", "no-reference image quality of the face (the brisque package, 0..100, lower is better), "

@@ -112,7 +112,8 @@ def realism_definitions(realism: RealismThresholds | None = None, edit: EditThre
         f"{r.min_sharpness_ratio:g}..{r.max_sharpness_ratio:g} (a real change of expression moves it by up to "
         "1.5x either way; blur divides it, grain and blotches multiply it).",
         f"- **flicker ratio**: mean absolute change from the previous frame warped onto this one by the mesh's "
-        f"similarity transform (head motion removed), output over source. Realistic: <= {r.max_flicker_ratio:g}.",
+        f"similarity transform (head motion removed), output over source; a translation is aligned and masked with "
+        f"its source's mesh, so both are measured the same way. Realistic: <= {r.max_flicker_ratio:g}.",
         f"- **FD to source**: Frechet distance of the output's face-crop features to the source clip's own. "
         f"Realistic: <= {r.max_frechet_source:g} (real emotion changes of one person: up to ~310).",
         f"- **BRISQUE** (the `brisque` package: no-reference quality, 0..100, lower is better) of the face, output "
