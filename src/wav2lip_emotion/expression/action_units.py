@@ -155,8 +155,8 @@ assert set(WORLD_PROTOTYPES) == set(EMOTIONS)
 REAL_PROTOTYPES: dict[str, dict[str, float]] = {
     "neutral": {},
     "happy": {"AU12": 1.0, "AU6": 0.45},
-    "sad": {"AU1": 1.1, "AU4": 0.4, "AU15": 1.1, "AU43": 0.4},
-    "surprised": {"AU1": 0.9, "AU2": 0.9, "AU5": 0.5},
+    "sad": {"AU1": 1.3, "AU4": 0.5, "AU15": 1.1, "AU43": 0.6},
+    "surprised": {"AU1": 1.1, "AU2": 1.2, "AU5": 0.35},
     "fear": {"AU1": 1.0, "AU2": 0.7, "AU4": 0.6, "AU5": 0.5, "AU20": 1.0},
     "angry": {"AU4": 1.4, "AU7": 1.0, "AU23": 1.0, "AU17": 0.4, "AU9": 0.3},
     "disgusted": {"AU9": 0.8, "AU10": 0.4, "AU4": 0.5, "AU15": 0.5, "AU17": 0.2},
@@ -173,6 +173,10 @@ _FOREHEAD = {
     "AU1": (Handle((108, 69), 0.0, -0.08, sigma=0.1), Handle((151,), 0.0, -0.06, mirror=False, sigma=0.1)),
     "AU2": (Handle((104, 68, 71), 0.0, -0.05, sigma=0.1),),
 }
+#: ... and the inner brow raiser leaves the outer brow where it is (a touch lower): FACS's AU1 lifts
+#: the inner ends only, which slants the brows (the sad, worried brow); spread to the whole brow by the
+#: basis, it arched them like surprise
+_OUTER_BROW_HELD = Handle(BROW_R_OUTER, 0.0, 0.02, weight=3.0, sigma=0.05)
 #: ... and the lip midline is held more gently: the world's wide hold (weight 8 at the default spread)
 #: held real lip corners back to a ninth of their motion, while a hold on the midline points alone
 #: bent the lips into a peak (a frown's upper lip turned into a V)
@@ -184,12 +188,32 @@ _LIP_MIDLINE_NARROW = Handle((0, 13, 14, 17), 0.0, 0.0, mirror=False, weight=3.0
 OUTLINE_HELD = Handle((172, 136, 150, 149, 176, 148, 152, 58, 132, 93, 234), 0.0, 0.0, weight=3.0, sigma=0.06)
 
 
+#: ... and the nose stays where it is when the cheeks rise and the lip corners pull: dragged with them
+#: (the fold guard spreads a steep motion to its neighbours), the nostrils flared. The points: the mesh's nose
+#: below the eyes (within 0.25 IOD of the nose tip's vertical, 0.19-0.565 IOD below the eye line, on a
+#: real neutral face)
+NOSE_HELD = Handle(
+    (
+        1, 2, 3, 4, 5, 19, 20, 44, 45, 47, 48, 49, 51, 59, 60, 64, 75, 79, 94, 97, 98, 99, 102, 115, 125,
+        126, 129, 131, 134, 141, 166, 195, 198, 209, 217, 218, 219, 220, 235, 236, 237, 238, 239, 240, 241,
+        242, 248, 250, 274, 275, 277, 278, 279, 281, 289, 290, 294, 305, 309, 326, 327, 328, 331, 344, 354,
+        355, 358, 360, 363, 370, 371, 392, 420, 429, 437, 438, 439, 440, 455, 456, 457, 458, 459, 460, 461,
+        462,
+    ),
+    0.0, 0.0, mirror=False, weight=3.0, sigma=0.04,
+)  # fmt: skip
+
+
 def _real(au: str, handles: tuple[Handle, ...]) -> tuple[Handle, ...]:
     handles = tuple(_LIP_MIDLINE_NARROW if h is _LIP_MIDLINE else h for h in handles)
     if au in ("AU1", "AU2", "AU4", "AU9"):
         handles = (*handles, *_FOREHEAD.get(au, ()), _EYES_HELD)
+    if au == "AU1":
+        handles = (*handles, _OUTER_BROW_HELD)
     if au in ("AU12", "AU14", "AU15", "AU20", "AU23"):
         handles = (*handles, OUTLINE_HELD)
+    if au in ("AU6", "AU12"):
+        handles = (*handles, NOSE_HELD)
     return handles
 
 
