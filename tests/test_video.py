@@ -65,6 +65,7 @@ def encode(
     metadata: dict[str, str] | None = None,
     options: dict[str, str] | None = None,
     audio: tuple[str, int, np.ndarray] | None = None,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> Path:
     """Write a video the plain PyAV way (independent of VideoWriter). audio: (codec, rate, samples)."""
     with av.open(str(path), "w") as out:
@@ -75,6 +76,8 @@ def encode(
             stream.codec_context.time_base = time_base
         if rotation is not None:
             stream.set_display_rotation(rotation)
+        if sample_aspect_ratio is not None:
+            stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
         if metadata:
             stream.metadata.update(metadata)
         a_stream = None

@@ -4,7 +4,7 @@ with ``audio_mux``) with PyAV, and still images (``images``, Pillow). ``video`` 
 from __future__ import annotations
 
 from .audio_mux import MP4_AUDIO_COPY_CODECS
-from .images import IMAGE_SUFFIXES, is_image_path, read_image, write_image
+from .images import IMAGE_SUFFIXES, is_image_path, read_image, read_image_alpha, write_image
 from .probe import VideoInfo, probe_video
 from .reader import Frame, VideoReader, iter_frames
 from .writer import VideoWriter
@@ -20,5 +20,6 @@ __all__ = [
     "iter_frames",
     "probe_video",
     "read_image",
+    "read_image_alpha",
     "write_image",
 ]

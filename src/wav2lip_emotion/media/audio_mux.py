@@ -44,7 +44,7 @@ def copied_packets(src: Any, a_in: Any, a_out: Any, offset: float, source: Path 
     """The packets of ``a_in`` (in the opened input ``src`` read from ``source``), shifted by ``offset``
     seconds and re-addressed to ``a_out``."""
     shift = round(offset / a_in.time_base) if offset else 0
-    for packet in guarded(src.demux(a_in), f"{source}: audio stream is corrupt or truncated"):
+    for packet in intact_packets(src, a_in, source):
         if packet.size == 0 or (packet.pts is None and packet.dts is None):
             continue  # the flush packet at the end
         if shift:
@@ -55,6 +55,20 @@ def copied_packets(src: Any, a_in: Any, a_out: Any, offset: float, source: Path 
         ts = packet.pts if packet.pts is not None else packet.dts
         packet.stream = a_out
         yield float(ts * packet.time_base), packet
+
+
+def intact_packets(src: Any, a_in: Any, source: Path | None) -> Iterator[Any]:
+    """The packets of ``a_in`` demuxed from ``src``, the flush packet included, less a damaged last one (a
+    file cut short ends in one); a damaged packet with more after it is kept, as players keep it."""
+    damaged = None
+    for packet in guarded(src.demux(a_in), f"{source}: audio stream is corrupt or truncated"):
+        if packet.size and damaged is not None:
+            yield damaged
+        damaged = None
+        if packet.size and packet.is_corrupt:
+            damaged = packet
+        else:
+            yield packet
 
 
 def transcoded_packets(
@@ -92,7 +106,8 @@ def _aac_packets(
                 yield float(packet.pts * packet.time_base), packet
 
     first = True
-    for frame in guarded(src.decode(a_in), f"{source}: audio stream is corrupt or truncated"):
+    message = f"{source}: audio stream is corrupt or truncated"
+    for frame in (f for p in intact_packets(src, a_in, source) for f in guarded_call(a_in.decode, p, message)):
         if first and frame.pts is not None and frame.time_base is not None:
             # keep the source's start relative to its first video frame (silence is not inserted
             # for gaps later on; samples are laid end to end)

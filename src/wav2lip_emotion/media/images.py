@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,17 +31,31 @@ def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+#: suffixes of the formats that :func:`write_image` can give an alpha channel
+ALPHA_SUFFIXES = frozenset({".png", ".webp", ".tif", ".tiff", ".bmp"})
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image as an HxWx3 uint8 RGB array (C-contiguous).
 
     The EXIF orientation is applied (the array is what a viewer shows). Greyscale, palette, CMYK and
     16-bit images are converted to 8-bit RGB; an alpha channel is dropped (not blended), as OpenCV's
-    ``imread`` does. Raises :class:`MediaError` naming the file when it is missing, not an image,
-    truncated or too large for Pillow's decompression-bomb limit.
+    ``imread`` does (:func:`read_image_alpha` keeps it). Raises :class:`MediaError` naming the file
+    when it is missing, not an image, truncated or too large for Pillow's decompression-bomb limit.
     """
+    return _load(Path(path), _to_rgb)
+
+
+def read_image_alpha(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`read_image`'s RGB array and the image's alpha channel (HxW uint8; a palette's or a
+    colour key's transparency included), or None when it has none."""
+    return _load(Path(path), _rgb_and_alpha)
+
+
+def _load(path: Path, convert: Callable[[Any], Any]) -> Any:
+    """``convert`` of the opened, EXIF-turned image at ``path``; one-line MediaError when it cannot be read."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    path = Path(path)
     if not path.exists():
         raise MediaError(f"{path}: no such image file")
     if not path.is_file():
@@ -48,13 +64,21 @@ def read_image(path: str | Path) -> np.ndarray:
         with Image.open(path) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
-            return _to_rgb(img)
+            return convert(img)
     except UnidentifiedImageError:
         raise MediaError(f"{path}: not an image file Pillow can read, or corrupt") from None
     except Image.DecompressionBombError as exc:
         raise MediaError(f"{path}: image is too large ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"{path}: image is corrupt or truncated ({first_line(exc)})") from None
+
+
+def _rgb_and_alpha(img: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    keyed = img.mode in ("P", "L", "RGB") and "transparency" in img.info  # a palette's or a colour key's
+    if img.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and not keyed:
+        return _to_rgb(img), None
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.uint8)
+    return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
 
 
 def _to_rgb(img: object) -> np.ndarray:
@@ -76,9 +100,10 @@ def _to_rgb(img: object) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
 
 
-def write_image(path: str | Path, rgb: np.ndarray) -> Path:
+def write_image(path: str | Path, rgb: np.ndarray, *, alpha: np.ndarray | None = None) -> Path:
     """Write an HxWx3 uint8 RGB array (or HxW greyscale); the format follows the suffix (PNG, JPEG at
-    quality 95, BMP, PPM, WebP, TIFF). The file appears only once it is complete (written under a
+    quality 95, BMP, PPM, WebP, TIFF). ``alpha`` (HxW uint8) is written as the alpha channel (RGBA;
+    :data:`ALPHA_SUFFIXES` only). The file appears only once it is complete (written under a
     temporary name in the same directory, then renamed). Returns ``path``.
     """
     from PIL import Image
@@ -96,6 +121,12 @@ def write_image(path: str | Path, rgb: np.ndarray) -> Path:
     if path.suffix.lower() == ".pgm" and arr.ndim == 3:
         arr = np.rint(arr @ np.array([0.299, 0.587, 0.114])).clip(0, 255).astype(np.uint8)
     image = Image.fromarray(np.ascontiguousarray(arr), mode="L" if arr.ndim == 2 else "RGB")
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if path.suffix.lower() not in ALPHA_SUFFIXES or alpha.dtype != np.uint8 or alpha.shape != arr.shape[:2]:
+            raise ValueError(f"{path}: alpha must be an HxW uint8 array, in a {'/'.join(sorted(ALPHA_SUFFIXES))} file")
+        image = image.convert("RGB")
+        image.putalpha(Image.fromarray(np.ascontiguousarray(alpha), mode="L"))
     if not path.parent.is_dir():
         raise MediaError(f"{path}: output directory {path.parent} does not exist")
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}

@@ -5,6 +5,7 @@ stored frame is turned for display (the reader applies it). See ``docs/media.md`
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +30,8 @@ class VideoInfo:
     estimated as ``round(duration * fps)`` otherwise (Matroska/WebM, MPEG-TS, ...); the reader may
     then yield a few frames more or fewer. ``rotation`` is the clockwise angle (0, 90, 180 or 270) the
     stored frames are turned by for display; readers return frames already turned.
+    ``sample_aspect_ratio`` is the shape of a pixel of those turned frames (width / height; 1 for square
+    pixels, 4/3 for an anamorphic 480x360 picture shown at 640x360).
     """
 
     path: Path
@@ -43,6 +46,7 @@ class VideoInfo:
     has_audio: bool
     audio_codec: str | None
     audio_sample_rate: int | None
+    sample_aspect_ratio: Fraction = Fraction(1)
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def probe_oriented(path: Path) -> tuple[VideoInfo, Orientation]:
             timestamps = sample_pts
         vfr, sample_rate = _judge_timestamps(timestamps, tb)
 
-        stream_duration = float(stream.duration * tb) if stream.duration else 0.0
+        stream_duration = float(stream.duration * tb) if stream.duration else _tagged_duration(stream)
         if stream_duration <= 0 and container.duration:
             stream_duration = container.duration / av.time_base
         exact_count = stream.frames > 0
@@ -119,8 +123,9 @@ def probe_oriented(path: Path) -> tuple[VideoInfo, Orientation]:
         duration = stream_duration if stream_duration > 0 else frame_count / fps
 
         width, height = first.width, first.height
+        sar = _sample_aspect_ratio(stream)
         if orientation.rotation in (90, 270):
-            width, height = height, width
+            width, height, sar = height, width, 1 / sar
         info = VideoInfo(
             path=path,
             width=width,
@@ -134,6 +139,7 @@ def probe_oriented(path: Path) -> tuple[VideoInfo, Orientation]:
             has_audio=audio is not None,
             audio_codec=audio.codec_context.name if audio is not None else None,
             audio_sample_rate=(audio.codec_context.sample_rate or None) if audio is not None else None,
+            sample_aspect_ratio=sar,
         )
     return info, orientation
 
@@ -227,6 +233,24 @@ def _judge_timestamps(pts: list[int], tb: Fraction) -> tuple[bool, float | None]
     span = float((int(ts[-1]) - int(ts[0])) * tb)
     rate = (len(ts) - 1) / span if span > 0 else None
     return vfr, rate
+
+
+def _sample_aspect_ratio(stream: Any) -> Fraction:
+    """The stored pixels' shape (width / height) from the container or the bitstream; 1 when unknown."""
+    for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if sar is not None and sar > 0:
+            return Fraction(sar)
+    return Fraction(1)
+
+
+def _tagged_duration(stream: Any) -> float:
+    """A Matroska track's DURATION tag ('00:00:01.200000000') in seconds; 0 without one. The container's
+    duration is the longest stream's (often the audio), so the video's own is preferred."""
+    match = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d*)?)", stream.metadata.get("DURATION", "").strip())
+    if match is None:
+        return 0.0
+    hours, minutes, seconds = match.groups()
+    return 3600 * int(hours) + 60 * int(minutes) + float(seconds)
 
 
 def _plausible_fps(fps: float) -> bool:

@@ -46,14 +46,23 @@ class VideoReader:
     length of the video. A decoding error part-way, or a packet the demuxer marks as damaged (cut
     short), raises :class:`MediaError` naming the file and the source frame index reached; a stream
     that simply ends early (the demuxer reports end of file, as with a cut Matroska file) ends the
-    iteration without an error.
+    iteration without an error. ``allow_truncated=True`` also ends it without an error at a damaged
+    packet that is the file's last (an MP4 cut short); a damaged packet with more after it still
+    raises. After an iteration, ``ended_early`` says (one phrase) why the frames stopped before the
+    length the file's header gives, or is None.
 
     Use as a context manager (or call :meth:`close`) to release an iteration that was not run to the
     end; each ``iter()`` opens the file anew.
     """
 
     def __init__(
-        self, path: str | Path, fps: float | None = None, max_frames: int | None = None, threads: int | None = None
+        self,
+        path: str | Path,
+        fps: float | None = None,
+        max_frames: int | None = None,
+        threads: int | None = None,
+        *,
+        allow_truncated: bool = False,
     ) -> None:
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ConfigError(f"output frame rate must be a positive number, got {fps!r}")
@@ -66,6 +75,9 @@ class VideoReader:
         self.max_frames = max_frames
         #: decoder threads (None = one per core, at most 8); 1 decodes on the calling thread only
         self.threads = threads
+        self.allow_truncated = allow_truncated
+        #: why the last iteration's frames stopped short of the header's length (None: they did not)
+        self.ended_early: str | None = None
         self._iterations: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def __iter__(self) -> Iterator[Frame]:
@@ -103,7 +115,8 @@ class VideoReader:
             if self.threads != 1:
                 stream.thread_type = "AUTO"
                 stream.thread_count = self.threads or min(os.cpu_count() or 1, _MAX_DECODE_THREADS)
-            decoded = _timed(container, stream, self.path, self.info.fps)
+            self.ended_early = None
+            decoded = self._checked(_timed(container, stream, self.path, self.info.fps))
             if not self._resample:
                 for index, (t, _, frame) in enumerate(decoded):
                     if index >= limit:
@@ -132,6 +145,24 @@ class VideoReader:
                 while k * step + _EPS < end and k < limit:
                     yield Frame(index=k, time=k * step, rgb=self._rgb(prev[2]))
                     k += 1
+
+    def _checked(self, decoded: Iterator[tuple[float, float, Any]]) -> Iterator[tuple[float, float, Any]]:
+        """``decoded`` as it is; at its end, ``ended_early`` is set when it stopped well short of the
+        header's length (a cut Matroska file ends without a damaged packet)."""
+        end = count = 0
+        interval = 1.0 / self.info.fps
+        try:
+            for t, duration, frame in decoded:
+                count += 1
+                end = t + (duration or interval)
+                yield t, duration, frame
+        except _CutShort as exc:
+            if not self.allow_truncated:
+                raise
+            self.ended_early = f"it is cut short: a damaged packet follows its first {exc.frames} frames"
+            return
+        if self.ended_early is None and count and self.info.duration - end > max(2.5 * interval, 0.1):
+            self.ended_early = f"its frames stop at {end:.2f} s of the {self.info.duration:.2f} s its header gives"
 
 
 def _timed(container: Any, stream: Any, path: Path, nominal_fps: float) -> Iterator[tuple[float, float, Any]]:
@@ -169,7 +200,12 @@ def _video_frames(container: Any, stream: Any, path: Path) -> Iterator[Any]:
             if packet is None:
                 return
             if packet.is_corrupt and packet.size:  # e.g. the short last packet of a cut file
-                raise MediaError(f"{path}: video stream is corrupt or truncated at frame {count} (damaged packet)")
+                last = _is_last(packets)
+                for frame in stream.decode(None) if last else ():  # the frames the decoder still holds
+                    yield frame
+                    count += 1
+                message = f"{path}: video stream is corrupt or truncated at frame {count} (damaged packet)"
+                raise _CutShort(message, count) if last else MediaError(message)
             frames = stream.decode(packet)  # the final empty packet flushes the decoder
         except av.error.EOFError:
             return
@@ -180,6 +216,27 @@ def _video_frames(container: Any, stream: Any, path: Path) -> Iterator[Any]:
         for frame in frames:
             yield frame
             count += 1
+
+
+class _CutShort(MediaError):
+    """The video stream ends in a damaged packet (a file cut short) after ``frames`` decoded frames."""
+
+    def __init__(self, message: str, frames: int) -> None:
+        super().__init__(message)
+        self.frames = frames
+
+
+def _is_last(packets: Iterator[Any]) -> bool:
+    """True when nothing but the flush packet follows in ``packets`` (one packet is consumed)."""
+    import av
+
+    try:
+        following = next(packets, None)
+    except av.error.EOFError:
+        return True
+    except av.error.FFmpegError:
+        return False
+    return following is None or not following.size
 
 
 def iter_frames(path: str | Path, fps: float | None = None) -> Iterator[Frame]:

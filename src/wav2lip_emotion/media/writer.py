@@ -35,6 +35,8 @@ class VideoWriter:
       renamed to ``path`` only when :meth:`close` succeeds. If an exception leaves the ``with`` block
       (or :meth:`abort` is called) the temporary file is removed and ``path`` is neither created nor
       touched.
+    * ``sample_aspect_ratio``: the shape of a pixel (width / height), tagged in the H.264 stream and
+      the MP4 container, so an anamorphic picture is shown as wide as its source; default square.
     * ``audio_from``: the first audio stream of that file is muxed in, copied packet for packet when
       MP4 allows its codec (:data:`MP4_AUDIO_COPY_CODECS`), otherwise transcoded to AAC. Its
       timestamps are shifted so that the source's first video frame (if it has video) lines up with
@@ -52,6 +54,7 @@ class VideoWriter:
         crf: int = 18,
         preset: str = "veryfast",
         threads: int | None = None,
+        sample_aspect_ratio: Fraction | None = None,
     ) -> None:
         try:
             fps_value = float(fps)
@@ -65,8 +68,11 @@ class VideoWriter:
             raise ConfigError(f"crf must be between 0 and 51, got {crf}")
         if preset not in X264_PRESETS:
             raise ConfigError(f"unknown x264 preset {preset!r}; choose one of {', '.join(X264_PRESETS)}")
+        if sample_aspect_ratio is not None and not sample_aspect_ratio > 0:
+            raise ConfigError(f"sample aspect ratio must be positive, got {sample_aspect_ratio}")
         self.path = Path(path)
         self.fps = fps_value
+        self.sample_aspect_ratio = Fraction(sample_aspect_ratio or 1).limit_denominator(65_535)
         self.width, self.height = int(width), int(height)
         self.audio_from = Path(audio_from) if audio_from is not None else None
         #: x264 threads (None = x264's choice, one per core and more; 1 = encode on the calling thread)
@@ -112,6 +118,8 @@ class VideoWriter:
             video.width, video.height, video.pix_fmt = self.width, self.height, self.pix_fmt
             ctx = video.codec_context
             ctx.time_base = 1 / rate
+            if self.sample_aspect_ratio != 1:
+                ctx.sample_aspect_ratio = self.sample_aspect_ratio
             ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 1, 1, 1, 1  # BT.709, limited
         except (av.error.FFmpegError, ValueError) as exc:
             raise MediaError(f"{self.path}: cannot set up the H.264 encoder ({describe_av_error(exc)})") from None

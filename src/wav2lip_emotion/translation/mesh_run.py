@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import os
 import queue
 import threading
@@ -24,7 +25,8 @@ import numpy as np
 
 from ..errors import ConfigError, MediaError, TranslationError
 from ..faces import FaceTracker
-from ..media import VideoReader, VideoWriter, is_image_path, probe_video, read_image, write_image
+from ..media import VideoInfo, VideoReader, VideoWriter, is_image_path, probe_video, read_image_alpha, write_image
+from ..media.images import ALPHA_SUFFIXES
 from .mesh_engine import FrameEdit, MeshEngine, MeshPlan, Warped
 
 
@@ -48,6 +50,8 @@ class MeshRun:
     resting_source: str = ""
     track_seconds: float = 0.0
     edit_seconds: float = 0.0
+    #: what the user should know about the input (an early end, a variable frame rate, an alpha channel)
+    notes: list[str] = field(default_factory=list)
 
 
 Progress = Callable[[int, int | None], None]
@@ -85,8 +89,11 @@ def translate_mesh(
     progress: bool = True,
     on_progress: Progress | None = None,
 ) -> MeshRun:
-    """Edit a video (H.264 MP4 out, the input's audio copied when it has any) or a photo (same format
-    out). Nothing is written unless everything succeeded."""
+    """Edit a video (H.264 MP4 out, the input's audio copied when it has any, its pixel aspect kept) or a
+    photo (same format out, its alpha channel kept). Nothing is written unless everything succeeded.
+
+    A video cut short is edited as far as it decodes, and a variable frame rate is written at its
+    average rate; ``notes`` says so."""
     run = MeshRun()
     if is_image_path(input_path):
         return _translate_image(input_path, output, engine, tracker, run)
@@ -110,12 +117,13 @@ def translate_mesh(
 
     try:
         t0 = time.perf_counter()
-        with VideoReader(input_path) as reader, prefetched(reader) as frames:
+        with VideoReader(input_path, allow_truncated=True) as reader, prefetched(reader) as frames:
             landmarks, valid, times = track_faces(frames, tracker, tick)
         run.track_seconds = time.perf_counter() - t0
         run.frames = len(valid)
         if run.frames == 0:
-            raise MediaError(f"{input_path}: has no video frames")
+            raise MediaError(f"{input_path}: has no video frames that decode" + _why(reader.ended_early))
+        run.notes.extend(_input_notes(input_path, info, reader.ended_early, times))
         run.faces = int(valid.sum())
         run.missing = [int(i) for i in np.flatnonzero(~valid)]
         if run.faces == 0:
@@ -130,15 +138,23 @@ def translate_mesh(
         t1 = time.perf_counter()
         audio = input_path if info.has_audio else None
         with contextlib.ExitStack() as stack:
-            writer = VideoWriter(output, info.fps, info.width, info.height, audio_from=audio, crf=crf, preset=preset)
+            sar = info.sample_aspect_ratio
+            video_writer = functools.partial(
+                VideoWriter,
+                fps=info.fps,
+                height=info.height,
+                audio_from=audio,
+                crf=crf,
+                preset=preset,
+                sample_aspect_ratio=sar,
+            )
+            writer = video_writer(output, width=info.width)
             stack.callback(writer.abort)
             side = None
             if side_by_side is not None:
-                side = VideoWriter(
-                    side_by_side, info.fps, 2 * info.width, info.height, audio_from=audio, crf=crf, preset=preset
-                )
+                side = video_writer(side_by_side, width=2 * info.width)
                 stack.callback(side.abort)
-            reader = stack.enter_context(VideoReader(input_path))
+            reader = stack.enter_context(VideoReader(input_path, allow_truncated=True))
             # frames are decoded ahead on one thread, warped on a few (several frames at once: the warp
             # reads only its frame and the plan, and the remap and numpy release the GIL), pasted here in
             # frame order (the occluder masks follow the clip) and encoded on another thread; the output
@@ -168,6 +184,24 @@ def translate_mesh(
         if bar is not None:
             bar.close()
     return run
+
+
+def _why(reason: str | None) -> str:
+    return f" ({reason})" if reason else ""
+
+
+def _input_notes(input_path: Path, info: VideoInfo, ended_early: str | None, times: np.ndarray) -> list[str]:
+    """Notes on a video that ended before its header's length, or has a variable frame rate."""
+    notes = []
+    if ended_early:
+        notes.append(f"{input_path} ended early{_why(ended_early)}: the output has the {len(times)} frames that decode")
+    if info.variable_frame_rate:
+        drift = float(np.abs(times - np.arange(len(times)) / info.fps).max())
+        notes.append(
+            f"variable frame rate input: its {len(times)} frames are written at their average rate, "
+            f"{info.fps:.3f} fps (each within {1000 * drift:.0f} ms of its own time)"
+        )
+    return notes
 
 
 _T = TypeVar("_T")
@@ -271,7 +305,7 @@ def _add(run: MeshRun, stats: FrameEdit) -> None:
 
 
 def _translate_image(input_path: Path, output: Path, engine: MeshEngine, tracker: FaceTracker, run: MeshRun) -> MeshRun:
-    rgb = read_image(input_path)
+    rgb, alpha = read_image_alpha(input_path)
     run.height, run.width = rgb.shape[:2]
     obs = tracker.update(rgb, 0.0)
     run.frames = 1
@@ -283,7 +317,12 @@ def _translate_image(input_path: Path, output: Path, engine: MeshEngine, tracker
     run.resting, run.resting_source = plan.fit.resting, plan.fit.resting_source
     out, stats = engine.edit(rgb, landmarks[0], plan, 0)
     _add(run, stats)
-    write_image(output, out)
+    if alpha is not None and output.suffix.lower() not in ALPHA_SUFFIXES:
+        run.notes.append(f"{input_path}'s alpha channel is dropped: {output.suffix} cannot hold one")
+        alpha = None
+    elif alpha is not None:
+        run.notes.append("the alpha channel is the input's, unchanged (the edit moves the colours only)")
+    write_image(output, out, alpha=alpha)
     return run
 
 

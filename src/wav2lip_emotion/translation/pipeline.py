@@ -187,6 +187,7 @@ def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig
         damped_points=run.damped_points,
         occluded_frames=run.occluded_frames,
         resting={k: round(v, 3) for k, v in run.resting.items()},
+        notes=list(run.notes),
     )
     if run.resting:
         shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(run.resting.items()))

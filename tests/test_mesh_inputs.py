@@ -1,0 +1,148 @@
+"""The mesh engine's inputs: anamorphic pixels, a variable frame rate, files cut short and photos with an
+alpha channel (small clips made with PyAV from the first frames of single_face.mp4)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+import wav2lip_emotion
+from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.cli import main
+from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image_alpha, write_image
+from wav2lip_emotion.translation import TranslateResult
+
+from .test_video import encode, tone, write_wav
+
+FRAMES = 8
+
+
+@pytest.fixture(scope="module")
+def faces() -> list[np.ndarray]:
+    """The first frames of single_face.mp4 (640x360, a real face)."""
+    with VideoReader(asset_path("single_face"), max_frames=FRAMES) as reader:
+        return [f.rgb for f in reader]
+
+
+def translate(src: Path, out: Path) -> TranslateResult:
+    return wav2lip_emotion.translate(src, out, "happy", occluders=False, progress=False)
+
+
+def ended_early(result: TranslateResult) -> bool:
+    return any("ended early" in note for note in result.notes)
+
+
+def test_anamorphic_pixels_keep_their_aspect(tmp_path, faces):
+    squeezed = [np.asarray(Image.fromarray(f).resize((480, 360), Image.Resampling.LANCZOS)) for f in faces]
+    src = encode(tmp_path / "anamorphic.mp4", squeezed, sample_aspect_ratio=Fraction(4, 3))
+    assert probe_video(src).sample_aspect_ratio == Fraction(4, 3)
+    out, side = tmp_path / "happy.mp4", tmp_path / "side.mp4"
+    result = wav2lip_emotion.translate(src, out, "happy", occluders=False, progress=False, side_by_side=side)
+    assert result.faces == FRAMES and not result.notes
+    for video in (out, side):
+        assert probe_video(video).sample_aspect_ratio == Fraction(4, 3)
+        with av.open(str(video)) as container:  # tagged in the MP4 as well as in the H.264 stream
+            assert container.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+    assert (probe_video(out).width, probe_video(side).width) == (480, 960)
+
+
+def test_variable_frame_rate_keeps_frames_and_duration_with_a_note(tmp_path, faces):
+    pts = [0, 40, 70, 140, 150, 200, 260, 300]  # milliseconds
+    src = encode(tmp_path / "vfr.mp4", faces, pts=pts, time_base=Fraction(1, 1000))
+    source = probe_video(src)
+    assert source.variable_frame_rate
+    out = tmp_path / "happy.mp4"
+    result = translate(src, out)
+    info = probe_video(out)
+    assert info.frame_count == result.frames == FRAMES and not info.variable_frame_rate
+    assert info.fps == pytest.approx(source.fps, rel=1e-3)
+    assert abs(info.duration - source.duration) <= 1 / source.fps
+    assert "note: variable frame rate input: its 8 frames are written at their average rate" in result.describe()
+    assert not ended_early(result)
+
+
+def _cut(path: Path, keep: int) -> Path:
+    """``path``'s first ``keep`` bytes, in cut.SUFFIX beside it."""
+    cut = path.with_name(f"cut{path.suffix}")
+    cut.write_bytes(path.read_bytes()[:keep])
+    return cut
+
+
+def _packet(path: Path, kind: str, index: int) -> tuple[int, int]:
+    """(byte position, size) of the ``index``-th packet of ``path``'s first ``kind`` stream."""
+    with av.open(str(path)) as container:
+        packets = [p for p in container.demux(**{kind: 0}) if p.size]
+        return packets[index].pos, packets[index].size
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_file_cut_short_is_translated_as_far_as_it_decodes_with_a_note(tmp_path, faces, capsys, suffix):
+    """An MP4 written with its index first, cut in the middle of an audio packet, ends in a damaged packet;
+    a Matroska file simply stops short of the length its header gives. Both come out with the frames
+    that decode and the audio that does, and the command says so."""
+    speech = tone(16_000, FRAMES / 25)
+    if suffix == ".mp4":
+        wav = write_wav(tmp_path / "speech.wav", speech)
+        with VideoWriter(tmp_path / "whole.mp4", 25, 640, 360, preset="ultrafast", audio_from=wav) as writer:
+            for rgb in faces:
+                writer.write(rgb)
+        whole = writer.path
+        wav.unlink()
+        pos, size = _packet(whole, "audio", 3)
+        cut = _cut(whole, pos + size // 2)
+    else:
+        whole = encode(tmp_path / "whole.mkv", faces, audio=("aac", 16_000, speech))
+        cut = _cut(whole, whole.stat().st_size * 6 // 10)
+    out = tmp_path / "happy.mp4"
+    assert main(["translate", str(cut), "-o", str(out), "--to", "happy", "--no-occluders", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert f"note: {cut} ended early (" in printed
+    frames = probe_video(out).frame_count
+    assert 0 < frames < FRAMES
+    assert f"the output has the {frames} frames that decode" in printed
+    with av.open(str(out)) as container:  # decodes to the end: a damaged last audio packet was left out
+        audio_frames = sum(1 for _ in container.decode(audio=0))
+    assert audio_frames > 0 or suffix == ".mkv"  # the mkv's audio was muxed after its video: all cut away
+    assert not ended_early(translate(whole, tmp_path / "whole_happy.mp4"))
+
+
+@pytest.mark.parametrize("faststart", [True, False])
+def test_a_file_without_a_frame_that_decodes_is_a_one_line_error(tmp_path, faces, capsys, faststart):
+    if faststart:  # the index first: cut inside the first frame's packet
+        with VideoWriter(tmp_path / "whole.mp4", 25, 640, 360, preset="ultrafast") as writer:
+            for rgb in faces[:3]:
+                writer.write(rgb)
+        cut = _cut(writer.path, _packet(writer.path, "video", 0)[0] + 10)
+    else:  # the index last (a plain MP4): cut in half, it has none
+        whole = encode(tmp_path / "whole.mp4", faces[:3])
+        cut = _cut(whole, whole.stat().st_size // 2)
+    out = tmp_path / "happy.mp4"
+    assert main(["translate", str(cut), "-o", str(out), "--to", "happy", "--no-occluders", "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(cut) in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "whole.mp4"]
+
+
+def test_a_png_keeps_its_alpha_channel(tmp_path, faces, capsys):
+    rgb = faces[0]
+    h, w = rgb.shape[:2]
+    alpha = np.broadcast_to(np.linspace(0, 255, w).astype(np.uint8), (h, w)).copy()
+    alpha[:40, :40] = 0
+    photo = write_image(tmp_path / "photo.png", rgb, alpha=alpha)
+    assert Image.open(photo).mode == "RGBA"
+    out = tmp_path / "out.png"
+    assert main(["translate", str(photo), "-o", str(out), "--to", "happy", "--no-occluders", "-q"]) == 0
+    assert "note: the alpha channel is the input's" in capsys.readouterr().out
+    with Image.open(out) as img:
+        assert img.mode == "RGBA"
+    edited, kept = read_image_alpha(out)
+    assert kept is not None and np.array_equal(kept, alpha)
+    assert np.abs(edited.astype(int) - rgb).max() > 20  # the face was edited
+    assert read_image_alpha(tmp_path / "photo.png")[1] is not None
+    write_image(tmp_path / "opaque.png", rgb)
+    assert read_image_alpha(tmp_path / "opaque.png")[1] is None
