@@ -251,6 +251,26 @@ def test_happy_lifts_the_mouth_corners_and_sad_lowers_them(track):
         assert np.abs(out[y - 6 : y + 6, x - 6 : x + 6].astype(int) - frame[y - 6 : y + 6, x - 6 : x + 6]).mean() > 2
 
 
+def test_a_stronger_smile_lifts_the_corners_further(track):
+    """Above intensity 1 too: the fold guard spreads a fold's motion instead of stopping it, so the lip
+    corners, after the guard and its smoothing over the clip, rise further with every step (halving
+    alone stopped them at 1.25 on this clip)."""
+    from wav2lip_emotion.translation.mesh_engine import _targets, control_points
+
+    i = 12
+    lifts = []
+    for k in (0.5, 1.0, 1.25, 1.5):
+        _, plan = _plan(track, "happy", intensity=k)
+        src, dst = _targets(plan, i, plan.placement[i], plan.local_displacement(i))
+        dst = src + plan.damping[i][:, None] * (dst - src)
+        guarded = fold_guard(src, dst, plan.triangles)
+        assert guarded.flipped == 0
+        moving = list(control_points(plan.placement[i], float(plan.fit.pose.scale[i]))[1])
+        corners = [moving.index(61), moving.index(291)]
+        lifts.append(float(-(guarded.dst[corners, 1] - src[corners, 1]).min()))  # the lesser of the two
+    assert all(b > a + 0.5 for a, b in itertools.pairwise(lifts)), lifts
+
+
 def test_neutral_removes_a_smile(smile_frame):
     """On a photo-like single frame of a broad smile, --to neutral pulls the corners down; --from
     happy removes the happy prototype too."""
