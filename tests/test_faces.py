@@ -17,6 +17,7 @@ from wav2lip_emotion.faces import (
     FaceCrop,
     FaceTracker,
     OneEuroFilter,
+    TrackerConfig,
     full_mask,
     half_mask,
     paste_back,
@@ -165,6 +166,30 @@ def test_brief_misses_are_survived(tracker):
     # picked up again at once, in the same place (the track was kept through the gap)
     before, after = results[9].box, results[13].box
     assert np.abs(after - before).max() < 0.1 * (before[2] - before[0])
+
+
+def test_a_face_lost_at_a_shot_cut_is_found_in_the_new_shot_at_once(tracker):
+    """An edited clip cuts to a shot where the face is smaller and elsewhere: the local search around
+    its last position cannot see it, so the cut (the whole picture changed) starts a whole-frame search
+    in the cut's own frame, instead of after max_misses frames without a face."""
+    clip = [f.rgb for f, _ in _track(tracker, asset_path("single_face"), limit=8)]
+    h, w = clip[0].shape[:2]
+
+    def placed(rgb: np.ndarray, top: int, left: int) -> np.ndarray:
+        out = np.full_like(rgb, 40)
+        out[top : top + h // 2, left : left + w // 2] = cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        return out
+
+    frames = [placed(rgb, 0, 0) for rgb in clip]  # the first shot: the face top left, at half size
+    shot = placed(clip[0], h - h // 2, w - w // 2)  # the next: bottom right
+    tracker.reset()
+    results = [tracker.update(rgb, i / 30) for i, rgb in enumerate([*frames, shot, shot, shot])]
+    assert all(r.found for r in results)
+    assert results[8].method == "detected" and results[8].box[0] > w / 2 and results[8].box[1] > h / 2
+    # without the cut detection, the local search misses the face in the new shot
+    blind = FaceTracker(TrackerConfig(cut_threshold=0))
+    missed = [blind.update(rgb, i / 30) for i, rgb in enumerate([*frames, shot, shot, shot])]
+    assert not any(r.found for r in missed[8:])
 
 
 def test_other_faces_are_ignored(tracker):

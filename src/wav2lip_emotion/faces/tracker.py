@@ -47,6 +47,11 @@ class TrackerConfig:
     min_acquire_score: float = 0.9
     #: frames a lost face is searched for near its last position before a whole-frame search
     max_misses: int = 10
+    #: a shot cut: the mean absolute change, in grey levels, of a grid of about 32x18 pixels sampled from
+    #: the frame, from the previous frame (steady and handheld shots: at most 12; a cut: about 70). A
+    #: face lost at a cut is searched for in the whole frame at once (in the new shot it is elsewhere,
+    #: or it is someone else's); 0 = never
+    cut_threshold: float = 20.0
     #: One-Euro smoothing of box and landmarks (min cut-off in Hz, speed coefficient); smooth=False disables
     smooth: bool = True
     smoothing_min_cutoff: float = 1.5
@@ -132,6 +137,7 @@ class FaceTracker:
         self._landmarks: np.ndarray | None = None  # raw landmarks of the last found frame
         self._misses = 0
         self._index = 0
+        self._thumb: np.ndarray | None = None
         self._box_filter.reset()
         self._landmark_filter.reset()
 
@@ -216,9 +222,10 @@ class FaceTracker:
             tracked, s = self.mesh(rgb, self._roi_from_landmarks(self._landmarks))
             if s >= cfg.min_face_score and _plausible(tracked, self._landmarks):
                 landmarks, score, method = tracked, s, "tracked"
+        cut = self._cut(rgb)
         if landmarks is None:
             last_box = _box_of(self._landmarks) if self._landmarks is not None else None
-            if last_box is not None and self._misses < cfg.max_misses:
+            if last_box is not None and self._misses < cfg.max_misses and not cut:
                 size = max(last_box[2] - last_box[0], last_box[3] - last_box[1])
                 cx, cy = (last_box[:2] + last_box[2:]) / 2
                 r = 1.5 * size
@@ -234,9 +241,10 @@ class FaceTracker:
                     else None
                 )
             else:
-                if last_box is not None:  # lost for too long: start afresh
+                if last_box is not None:  # lost for too long, or at a shot cut: start afresh
+                    thumb = self._thumb
                     self.reset()
-                    self._index = index + 1
+                    self._index, self._thumb = index + 1, thumb
                 got = self._acquire(rgb, None, None)
             if got is not None:
                 landmarks, score, cands = got
@@ -257,6 +265,17 @@ class FaceTracker:
         return FaceObservation(
             index, t, True, box=box, landmarks=landmarks, score=score, method=method, candidates=cands
         )
+
+    def _cut(self, rgb: np.ndarray) -> bool:
+        """Whether this frame starts a new shot (see ``TrackerConfig.cut_threshold``)."""
+        if self.config.cut_threshold <= 0:
+            return False
+        h, w = rgb.shape[:2]
+        # every (h/18)th row and (w/32)th column: a cut changes most of them, and sampling costs nothing
+        small = rgb[:: max(h // 18, 1), :: max(w // 32, 1)].astype(np.float32)
+        thumb = small.mean(axis=2) if small.ndim == 3 else small
+        previous, self._thumb = self._thumb, thumb
+        return previous is not None and float(np.abs(thumb - previous).mean()) > self.config.cut_threshold
 
     def track(self, frames: Iterable[Any]) -> Iterator[FaceObservation]:
         """Track through frames: objects with ``.rgb`` and ``.time`` (media.Frame) or bare RGB arrays."""
