@@ -73,7 +73,7 @@ def plain_pass(clip: Path, out: Path) -> float:
 def warp_alone(clip: Path, to: str, frames: int = 60) -> tuple[float, float]:
     with VideoReader(clip, max_frames=frames) as reader:
         decoded = list(reader)  # a short clip, decoded once so that only the warp is timed
-    lms, valid, times = track_faces(decoded)
+    lms, valid, times, _ = track_faces(decoded)
     rgbs = [f.rgb for f in decoded]
     engine = MeshEngine(to)
     plan = engine.plan(lms, valid, times)
@@ -128,7 +128,7 @@ def stages(clip: Path, to: str, out: Path) -> None:
     with timed(totals, "decode"), VideoReader(clip) as reader:
         decoded = list(reader)
     with timed(totals, "track"):
-        lms, valid, times = track_faces(decoded)
+        lms, valid, times, _ = track_faces(decoded)
     engine = MeshEngine(to)
     with timed(totals, "plan (fit, guard pass)"):
         plan = engine.plan(lms, valid, times)

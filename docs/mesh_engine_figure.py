@@ -27,7 +27,7 @@ CELL = 200
 def clip_track(name: str, keep: set[int]) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """The clip's tracked faces, and only the frames in ``keep`` (never the whole clip in memory)."""
     with VideoReader(asset_path(name)) as reader:
-        lms, valid, times = track_faces(reader)
+        lms, valid, times, _ = track_faces(reader)
     with VideoReader(asset_path(name)) as reader:
         frames = {f.index: f.rgb for f in reader if f.index in keep}
     return frames, lms, valid, times

@@ -32,7 +32,7 @@ FRAMES = 24  # the ``clip`` fixture's (tests/conftest.py)
 def track(clip) -> dict:
     with VideoReader(clip) as reader:
         decoded = list(reader)  # 24 frames
-    landmarks, valid, times = track_faces(decoded)
+    landmarks, valid, times, _ = track_faces(decoded)
     return {"frames": [f.rgb for f in decoded], "landmarks": landmarks, "valid": valid, "times": times}
 
 
@@ -302,6 +302,40 @@ def test_schedule_changes_only_the_frames_it_names(track):
             assert np.array_equal(out, track["frames"][i]), i
         elif t >= 0.5:
             assert not np.array_equal(out, track["frames"][i]), i
+
+
+def test_a_cut_to_someone_else_is_fitted_apart(track):
+    """A clip that cuts from one person to another: the tracker starts a new track at the cut, and the
+    engine fits each track on its own. Fitted together, the second person's own shape was taken for an
+    expression (the first person's face as neutral), and --to neutral reshaped her face."""
+    import types
+
+    import cv2
+
+    from wav2lip_emotion.translation.mesh_engine import ShotPlans, shot_ranges
+
+    h, w = track["frames"][0].shape[:2]
+    other = read_image(asset_path("grace_hopper"))
+    other = cv2.resize(other, (round(other.shape[1] * h / other.shape[0]), h), interpolation=cv2.INTER_AREA)
+    shot = np.full_like(track["frames"][0], 90)
+    x = (w - other.shape[1]) // 2
+    shot[:, x : x + other.shape[1]] = other
+    rgbs = [*track["frames"], *(np.roll(shot, round(2 * np.sin(i / 3)), axis=1) for i in range(12))]
+    frames = [types.SimpleNamespace(rgb=rgb, time=i / 30) for i, rgb in enumerate(rgbs)]
+    landmarks, valid, times, tracks = track_faces(frames)
+    assert valid.all() and len(set(tracks[:24])) == 1 and len(set(tracks[24:])) == 1 and tracks[24] != tracks[0]
+    assert shot_ranges(valid, tracks) == [(0, 24), (24, 36)]
+    engine = MeshEngine("neutral")
+    apart = engine.plan(landmarks, valid, times, tracks)
+    together = engine.plan(landmarks, valid, times)
+    assert isinstance(apart, ShotPlans) and len(apart.plans) == 2
+
+    def change(plan) -> float:
+        return float(np.mean([np.abs(engine.edit(rgbs[i], landmarks[i], plan, i)[0].astype(int) - rgbs[i]).mean()
+                              for i in range(24, 36)]))  # fmt: skip
+
+    kept, reshaped = change(apart), change(together)
+    assert kept < 0.1 < 0.5 < reshaped  # her neutral face stays as it is
 
 
 # --------------------------------------------------------------------------- translate

@@ -123,7 +123,7 @@ def test_frames_warped_on_threads_give_the_sequential_edit_to_the_byte(tmp_path,
     with VideoReader(clip) as reader:
         decoded = list(reader)
     assert len(one) == len(many) == len(decoded) > 0
-    landmarks, valid, times = track_faces(decoded)
+    landmarks, valid, times, _ = track_faces(decoded)
     engine = MeshEngine("happy", occluders=OccluderDetector())
     plan = engine.plan(landmarks, valid, times)
     for i, frame in enumerate(decoded):

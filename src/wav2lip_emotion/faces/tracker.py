@@ -81,6 +81,10 @@ class FaceObservation:
     method: str = "none"
     #: raw detector candidates considered in this frame (for previews)
     candidates: list[Detection] = field(default_factory=list)
+    #: which track the face belongs to: a new number whenever the tracker starts afresh with a
+    #: whole-frame search (the first face, a face found again after a shot cut or a long loss), when it
+    #: may be someone else; -1 when not found
+    track: int = -1
 
     def to_json(self, landmarks: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -89,6 +93,7 @@ class FaceObservation:
             "found": self.found,
             "score": round(self.score, 4),
             "method": self.method,
+            "track": self.track,
             "box": None if self.box is None else [round(float(v), 2) for v in self.box],
         }
         if landmarks:
@@ -128,6 +133,8 @@ class FaceTracker:
         self.mesh = FaceMesh(mesh_model, num_threads=cfg.num_threads)
         self._box_filter = OneEuroFilter(cfg.smoothing_min_cutoff, cfg.smoothing_beta)
         self._landmark_filter = OneEuroFilter(cfg.smoothing_min_cutoff, cfg.smoothing_beta)
+        #: tracks started so far (never reset: numbers stay distinct)
+        self._tracks = 0
         self.reset()
 
     # ----------------------------------------------------------------- state
@@ -138,6 +145,7 @@ class FaceTracker:
         self._misses = 0
         self._index = 0
         self._thumb: np.ndarray | None = None
+        self._track = -1
         self._box_filter.reset()
         self._landmark_filter.reset()
 
@@ -246,6 +254,9 @@ class FaceTracker:
                     self.reset()
                     self._index, self._thumb = index + 1, thumb
                 got = self._acquire(rgb, None, None)
+                if got is not None:
+                    self._tracks += 1
+                    self._track = self._tracks
             if got is not None:
                 landmarks, score, cands = got
                 method = "detected"
@@ -263,8 +274,9 @@ class FaceTracker:
             smoothed = self._landmark_filter(landmarks[:, :2].reshape(-1), t, scale=size).reshape(-1, 2)
             landmarks = np.column_stack([smoothed, landmarks[:, 2]])
         return FaceObservation(
-            index, t, True, box=box, landmarks=landmarks, score=score, method=method, candidates=cands
-        )
+            index, t, True, box=box, landmarks=landmarks, score=score, method=method, candidates=cands,
+            track=self._track,
+        )  # fmt: skip
 
     def _cut(self, rgb: np.ndarray) -> bool:
         """Whether this frame starts a new shot (see ``TrackerConfig.cut_threshold``)."""

@@ -109,6 +109,15 @@ class MeshPlan:
     #: [n, m] the fold guard's damping of each control point (1 = free), smoothed over time; None: none
     damping: np.ndarray | None = None
 
+    @property
+    def plans(self) -> list[MeshPlan]:
+        """The plans of the clip's shots: this one."""
+        return [self]
+
+    def locate(self, i: int) -> tuple[MeshPlan, int]:
+        """The plan that edits the clip's frame ``i``, and the frame's index in it."""
+        return self, i
+
     def local_displacement(self, i: int) -> np.ndarray:
         """Displacement [468, 2] (IOD, face frame) of frame ``i``'s landmarks."""
         fit = self.fit
@@ -145,6 +154,40 @@ def _uncross_lips(local: np.ndarray, delta: np.ndarray) -> np.ndarray:
     return delta
 
 
+@dataclass
+class ShotPlans:
+    """A clip whose frames show different faces (shots of an edited clip, or a face lost for long and
+    then someone else's): a plan of its own for each run of frames of one track, so that one person's
+    shape is never taken for another's expression."""
+
+    #: (first frame, frame after the last, that run's plan)
+    shots: list[tuple[int, int, MeshPlan]]
+
+    @property
+    def plans(self) -> list[MeshPlan]:
+        return [plan for _, _, plan in self.shots]
+
+    def locate(self, i: int) -> tuple[MeshPlan, int]:
+        for start, stop, plan in self.shots:
+            if start <= i < stop:
+                return plan, i - start
+        raise IndexError(f"frame {i} is outside the clip's {self.shots[-1][1]} frames")
+
+
+def shot_ranges(valid: np.ndarray, tracks: np.ndarray) -> list[tuple[int, int]]:
+    """Frame ranges [start, stop) of one track each: a range ends where the next face found belongs to
+    another track (frames without a face stay with the range before them)."""
+    starts = [0]
+    current = None
+    for i, (ok, track) in enumerate(zip(np.asarray(valid, bool), np.asarray(tracks), strict=True)):
+        if not ok:
+            continue
+        if current is not None and track != current:
+            starts.append(i)
+        current = track
+    return [(a, b) for a, b in zip(starts, [*starts[1:], len(valid)], strict=True)]
+
+
 class MeshEngine:
     """Edit the emotion of tracked faces by warping them (no learned weights)."""
 
@@ -164,8 +207,18 @@ class MeshEngine:
         #: the last frame's occluder mask (frame index, region, face centre, mask), see :meth:`_steady`
         self._occluded: tuple[int, tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None
 
-    def plan(self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray) -> MeshPlan:
-        """Fit a clip's tracked faces ([n, 468, 3], [n], [n] seconds) and schedule its intensity."""
+    def plan(
+        self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray, tracks: np.ndarray | None = None
+    ) -> MeshPlan | ShotPlans:
+        """Fit a clip's tracked faces ([n, 468, 3], [n], [n] seconds) and schedule its intensity.
+        ``tracks`` [n] (the tracker's track of each face, see :func:`~.mesh_run.track_faces`): frames of
+        different tracks, which may be different people, are fitted apart (:class:`ShotPlans`)."""
+        ranges = [(0, len(valid))] if tracks is None else shot_ranges(valid, tracks)
+        if len(ranges) > 1:
+            return ShotPlans([(a, b, self._plan(landmarks[a:b], valid[a:b], times[a:b])) for a, b in ranges])
+        return self._plan(landmarks, valid, times)
+
+    def _plan(self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray) -> MeshPlan:
         steady = steady_landmarks(landmarks, valid)
         fit = fit_expression(steady, valid, times, source=self.source)
         layout, _ = control_points(fit.neutral[:, :2], 1.0)
@@ -210,15 +263,18 @@ class MeshEngine:
         self._occluded = (i, region, centre, occ)
         return occ
 
-    def edit(self, rgb: np.ndarray, landmarks: np.ndarray, plan: MeshPlan, i: int) -> tuple[np.ndarray, FrameEdit]:
+    def edit(
+        self, rgb: np.ndarray, landmarks: np.ndarray, plan: MeshPlan | ShotPlans, i: int
+    ) -> tuple[np.ndarray, FrameEdit]:
         """Frame ``i`` (RGB uint8) with its face ([468, >=2] image pixels) edited; pixels outside the
         face region are the input's own. The same as :meth:`paste` of :meth:`warp`."""
         return self.paste(rgb, landmarks, i, self.warp(rgb, landmarks, plan, i))
 
-    def warp(self, rgb: np.ndarray, landmarks: np.ndarray, plan: MeshPlan, i: int) -> Warped | None:
+    def warp(self, rgb: np.ndarray, landmarks: np.ndarray, plan: MeshPlan | ShotPlans, i: int) -> Warped | None:
         """Frame ``i``'s face warped to its target shape, not yet pasted; None when the frame is not
         edited. Reads nothing but its arguments and changes nothing: frames may be warped in any order,
         on several threads at once (the occluder masks, which follow the clip, are :meth:`paste`'s)."""
+        plan, i = plan.locate(i)
         if not plan.fit.valid[i] or plan.intensity[i] == 0.0:
             return None
         local_delta = plan.local_displacement(i)

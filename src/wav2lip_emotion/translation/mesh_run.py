@@ -27,7 +27,7 @@ from ..errors import ConfigError, MediaError, TranslationError
 from ..faces import FaceTracker
 from ..media import VideoInfo, VideoReader, VideoWriter, is_image_path, probe_video, read_image_alpha, write_image
 from ..media.images import ALPHA_SUFFIXES
-from .mesh_engine import FrameEdit, MeshEngine, MeshPlan, Warped
+from .mesh_engine import FrameEdit, MeshEngine, MeshPlan, ShotPlans, Warped
 
 
 @dataclass
@@ -59,22 +59,26 @@ Progress = Callable[[int, int | None], None]
 
 def track_faces(
     frames: Iterable[Any], tracker: FaceTracker | None = None, tick: Callable[[], None] | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Track the face through ``frames`` (objects with ``rgb`` and ``time``, e.g. a VideoReader's):
-    (landmarks [n, 468, 3] float32, zeros where no face; found [n] bool; times [n] seconds), what
-    :meth:`MeshEngine.plan` takes. Only the landmarks are kept, never the frames."""
+    (landmarks [n, 468, 3] float32, zeros where no face; found [n] bool; times [n] seconds; tracks [n]
+    int, the tracker's track of each face, -1 where none), what :meth:`MeshEngine.plan` takes. Only the
+    landmarks are kept, never the frames."""
     tracker = tracker or FaceTracker()
     lms: list[np.ndarray] = []
     valid: list[bool] = []
     times: list[float] = []
+    tracks: list[int] = []
     for frame in frames:
         obs = tracker.update(frame.rgb, frame.time)
         valid.append(bool(obs.found and obs.landmarks is not None))
         lms.append(obs.landmarks.astype(np.float32) if valid[-1] else np.zeros((468, 3), np.float32))
         times.append(frame.time)
+        tracks.append(obs.track if valid[-1] else -1)
         if tick is not None:
             tick()
-    return np.stack(lms) if lms else np.zeros((0, 468, 3), np.float32), np.array(valid, bool), np.array(times)
+    landmarks = np.stack(lms) if lms else np.zeros((0, 468, 3), np.float32)
+    return landmarks, np.array(valid, bool), np.array(times), np.array(tracks, np.int64)
 
 
 def translate_mesh(
@@ -118,7 +122,7 @@ def translate_mesh(
     try:
         t0 = time.perf_counter()
         with VideoReader(input_path, allow_truncated=True) as reader, prefetched(reader) as frames:
-            landmarks, valid, times = track_faces(frames, tracker, tick)
+            landmarks, valid, times, tracks = track_faces(frames, tracker, tick)
         run.track_seconds = time.perf_counter() - t0
         run.frames = len(valid)
         if run.frames == 0:
@@ -131,8 +135,13 @@ def translate_mesh(
                 f"{input_path}: no face was found in any of its {run.frames} frames; nothing was written "
                 "(`wav2lip-emotion faces` shows what the detector sees)"
             )
-        plan = engine.plan(landmarks, valid, times)
-        run.resting, run.resting_source = plan.fit.resting, plan.fit.resting_source
+        plan = engine.plan(landmarks, valid, times, tracks)
+        run.resting, run.resting_source = plan.plans[0].fit.resting, plan.plans[0].fit.resting_source
+        if len(plan.plans) > 1:
+            run.notes.append(
+                f"{len(plan.plans)} shots or faces, each fitted on its own (a shot cut or a face lost for long "
+                "may bring someone else)"
+            )
         if total is not None and bar is not None and total != run.frames:
             bar.total = 2 * run.frames
         t1 = time.perf_counter()
@@ -217,7 +226,7 @@ WARP_AHEAD = 2
 def _warped_ahead(
     frames: Iterable[Any],
     engine: MeshEngine,
-    plan: MeshPlan,
+    plan: MeshPlan | ShotPlans,
     landmarks: np.ndarray,
     valid: np.ndarray,
     workers: ThreadPoolExecutor,
