@@ -338,6 +338,18 @@ def test_a_cut_to_someone_else_is_fitted_apart(track):
     assert kept < 0.1 < 0.5 < reshaped  # her neutral face stays as it is
 
 
+def test_an_occluder_mask_fades_within_a_shot_and_is_not_carried_into_the_next():
+    engine = MeshEngine("happy")
+    region, centre = (0, 0, 40, 40), np.array([20.0, 20.0])
+    seen = np.zeros((40, 40), np.float32)
+    seen[10:20, 10:20] = 1.0
+    engine._steady(seen, 5, region, centre, shot=0)
+    carried = engine._steady(np.zeros_like(seen), 6, region, centre, shot=0)
+    assert carried[15, 15] == pytest.approx(0.8)  # fading where the occluder was
+    engine._steady(seen, 7, region, centre, shot=0)
+    assert not engine._steady(np.zeros_like(seen), 8, region, centre, shot=8).any()  # a cut at frame 8
+
+
 # --------------------------------------------------------------------------- translate
 
 

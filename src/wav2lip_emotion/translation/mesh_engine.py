@@ -86,6 +86,9 @@ class Warped:
     mask: np.ndarray
     #: the face outline's centre (image pixels), which the occluder masks follow from frame to frame
     centre: np.ndarray
+    #: the clip's first frame of the shot (the track) this frame belongs to: occluder masks are not
+    #: carried across a cut
+    shot: int = 0
 
 
 @dataclass
@@ -205,7 +208,7 @@ class MeshEngine:
         #: an object with ``mask(rgb, landmarks, region) -> [h, w] float32`` (1 = occluded), or None
         self.occluders = occluders
         #: the last frame's occluder mask (frame index, region, face centre, mask), see :meth:`_steady`
-        self._occluded: tuple[int, tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None
+        self._occluded: tuple[int, tuple[int, int, int, int], np.ndarray, np.ndarray, int] | None = None
 
     def plan(
         self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray, tracks: np.ndarray | None = None
@@ -244,15 +247,17 @@ class MeshEngine:
             plan.damping = guard_damping(plan)
         return plan
 
-    def _steady(self, occ: np.ndarray, i: int, region: tuple[int, int, int, int], centre: np.ndarray) -> np.ndarray:
+    def _steady(
+        self, occ: np.ndarray, i: int, region: tuple[int, int, int, int], centre: np.ndarray, shot: int = 0
+    ) -> np.ndarray:
         """An occluder mask that does not flicker: where the previous frame's mask (moved with the face)
         was set, it fades out over a few frames instead of vanishing at once; a new occluder counts at
         once. A detector that flips on and off (glasses frames under changing light) would otherwise
-        switch the edit on and off there from frame to frame."""
-        previous, self._occluded = self._occluded, (i, region, centre, occ)
-        if previous is None or previous[0] != i - 1 or not previous[3].any():
+        switch the edit on and off there from frame to frame. Nothing is carried into a new shot."""
+        previous, self._occluded = self._occluded, (i, region, centre, occ, shot)
+        if previous is None or previous[0] != i - 1 or previous[4] != shot or not previous[3].any():
             return occ
-        _, (px0, py0, _, _), pcentre, pmask = previous
+        _, (px0, py0, _, _), pcentre, pmask, _ = previous
         dx, dy = centre - pcentre
         # current region pixel (x, y) -> previous region pixel, following the face's motion
         m = np.array([[1.0, 0.0, region[0] - px0 - dx], [0.0, 1.0, region[1] - py0 - dy]])
@@ -260,7 +265,7 @@ class MeshEngine:
             pmask, m, (occ.shape[1], occ.shape[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0.0
         )
         occ = np.maximum(occ, OCCLUDER_FADE * moved)
-        self._occluded = (i, region, centre, occ)
+        self._occluded = (i, region, centre, occ, shot)
         return occ
 
     def edit(
@@ -274,7 +279,9 @@ class MeshEngine:
         """Frame ``i``'s face warped to its target shape, not yet pasted; None when the frame is not
         edited. Reads nothing but its arguments and changes nothing: frames may be warped in any order,
         on several threads at once (the occluder masks, which follow the clip, are :meth:`paste`'s)."""
+        shot = i
         plan, i = plan.locate(i)
+        shot -= i  # the shot's first frame
         if not plan.fit.valid[i] or plan.intensity[i] == 0.0:
             return None
         local_delta = plan.local_displacement(i)
@@ -302,7 +309,7 @@ class MeshEngine:
         # only the pixels the paste takes are looked up (each pixel's lookup is its own)
         pixels = rgb[y0:y1, x0:x1].copy()
         warp_where(rgb, map_x, map_y, mask > 0, pixels)
-        return Warped(region, stats, pixels, mask, centre)
+        return Warped(region, stats, pixels, mask, centre, shot)
 
     def paste(
         self, rgb: np.ndarray, landmarks: np.ndarray, i: int, warped: Warped | None
@@ -316,7 +323,7 @@ class MeshEngine:
         mask = warped.mask
         if self.occluders is not None:
             occ = np.asarray(self.occluders.mask(rgb, landmarks, region), np.float32)
-            occ = self._steady(occ, i, region, warped.centre)
+            occ = self._steady(occ, i, region, warped.centre, warped.shot)
             if occ.any():  # (most frames have no occluder)
                 stats.occluded = float((occ * (mask > 0)).sum() / max((mask > 0).sum(), 1))
                 mask = mask * (1.0 - np.clip(occ, 0.0, 1.0))
