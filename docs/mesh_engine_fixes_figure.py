@@ -52,7 +52,7 @@ def margins_only() -> Iterator[None]:
     """The brow AUs holding the lid margins only, not the lid folds above them."""
     units = dict(au.REAL_ACTION_UNITS)
     for name, handles in units.items():
-        au.REAL_ACTION_UNITS[name] = tuple(h for h in handles if h is not au._LID_FOLDS_HELD)
+        au.REAL_ACTION_UNITS[name] = tuple(h for h in handles if h is not au.LID_FOLDS_HELD)
     try:
         yield
     finally:

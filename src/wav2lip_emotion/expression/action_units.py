@@ -170,7 +170,7 @@ _EYES_HELD = Handle(EYE_R_UPPER + EYE_R_LOWER + (EYE_R_OUTER, 133), 0.0, 0.0, we
 #: ... with the mesh's first ring above each upper lid (about 0.06 IOD above its margin): held at the
 #: margin alone, the lashes and the lid crease above it were stretched up with the brows into dark,
 #: feathery smears (surprise on smiling photos); held here, the skin stretches higher, under the brows
-_LID_FOLDS_HELD = Handle(
+LID_FOLDS_HELD = Handle(
     (247, 30, 29, 27, 28, 56, 190, 467, 260, 259, 257, 258, 286, 414), 0.0, 0.0, mirror=False, weight=4.0, sigma=0.035
 )
 #: the action units as the mesh engine uses them on real faces: the brow AUs hold the eyes
@@ -213,7 +213,7 @@ NOSE_HELD = Handle(
 def _real(au: str, handles: tuple[Handle, ...]) -> tuple[Handle, ...]:
     handles = tuple(_LIP_MIDLINE_NARROW if h is _LIP_MIDLINE else h for h in handles)
     if au in ("AU1", "AU2", "AU4", "AU9"):
-        handles = (*handles, *_FOREHEAD.get(au, ()), _EYES_HELD, _LID_FOLDS_HELD)
+        handles = (*handles, *_FOREHEAD.get(au, ()), _EYES_HELD, LID_FOLDS_HELD)
     if au == "AU1":
         handles = (*handles, _OUTER_BROW_HELD)
     if au in ("AU12", "AU14", "AU15", "AU20", "AU23"):

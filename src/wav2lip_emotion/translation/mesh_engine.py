@@ -279,9 +279,8 @@ class MeshEngine:
         """Frame ``i``'s face warped to its target shape, not yet pasted; None when the frame is not
         edited. Reads nothing but its arguments and changes nothing: frames may be warped in any order,
         on several threads at once (the occluder masks, which follow the clip, are :meth:`paste`'s)."""
-        shot = i
-        plan, i = plan.locate(i)
-        shot -= i  # the shot's first frame
+        plan, j = plan.locate(i)
+        shot, i = i - j, j  # the shot's first frame; the frame's index in the shot's plan
         if not plan.fit.valid[i] or plan.intensity[i] == 0.0:
             return None
         local_delta = plan.local_displacement(i)
