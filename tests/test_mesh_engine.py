@@ -338,6 +338,42 @@ def test_a_cut_to_someone_else_is_fitted_apart(track):
     assert kept < 0.1 < 0.5 < reshaped  # her neutral face stays as it is
 
 
+def test_a_face_lost_for_long_and_found_where_it_was_continues_its_track(track):
+    """The face is covered for 15 frames (longer than the tracker's 10 misses, so it is found again by
+    a whole-frame search) and comes back where it was: the same track, so the engine fits the clip as
+    one person. A shot cut during the gap, or rejoining switched off, starts a new track instead."""
+    import types
+
+    from wav2lip_emotion.faces import TrackerConfig
+    from wav2lip_emotion.translation.mesh_engine import MeshPlan, ShotPlans
+
+    x0, y0 = track["landmarks"][track["valid"]][..., :2].min(axis=(0, 1)).astype(int) - 10
+    x1, y1 = track["landmarks"][track["valid"]][..., :2].max(axis=(0, 1)).astype(int) + 10
+    covered = []
+    for rgb in track["frames"][:15]:
+        hidden = rgb.copy()
+        hidden[max(y0, 0) : y1, max(x0, 0) : x1] = np.median(rgb.reshape(-1, 3), axis=0).astype(np.uint8)
+        covered.append(hidden)
+    clip = [*track["frames"], *covered, *track["frames"]]
+
+    def tracked(rgbs, config=None):
+        frames = [types.SimpleNamespace(rgb=rgb, time=i / 30) for i, rgb in enumerate(rgbs)]
+        return track_faces(frames, FaceTracker(config) if config else None)
+
+    landmarks, valid, times, tracks = tracked(clip)
+    assert valid[:24].all() and not valid[24:39].any() and valid[39:].all()  # the cover hides the face
+    assert len(set(tracks[valid])) == 1
+    assert isinstance(MeshEngine("happy").plan(landmarks, valid, times, tracks), MeshPlan)
+    # switched off: a new track, fitted apart
+    landmarks, valid, times, tracks = tracked(clip, TrackerConfig(rejoin_seconds=0))
+    assert tracks[39] != tracks[0]
+    assert isinstance(MeshEngine("happy").plan(landmarks, valid, times, tracks), ShotPlans)
+    # a shot cut in the gap (the whole picture changes): whoever comes after it is a new track
+    cut = [*track["frames"], *covered[:7], *(255 - f for f in covered[7:]), *track["frames"]]
+    tracks = tracked(cut)[3]
+    assert tracks[39] != tracks[0]
+
+
 def test_an_occluder_mask_fades_within_a_shot_and_is_not_carried_into_the_next():
     engine = MeshEngine("happy")
     region, centre = (0, 0, 40, 40), np.array([20.0, 20.0])

@@ -52,6 +52,11 @@ class TrackerConfig:
     #: face lost at a cut is searched for in the whole frame at once (in the new shot it is elsewhere,
     #: or it is someone else's); 0 = never
     cut_threshold: float = 20.0
+    #: a face lost for longer than ``max_misses`` frames and found again within this many seconds of
+    #: when it was last seen, where it was (its centre within half its size of the old one, its size
+    #: within 1.5x), with no shot cut in between, continues its track: most likely the same person,
+    #: who turned away or was covered for a while. Anything else starts a new track; 0 = never rejoin
+    rejoin_seconds: float = 5.0
     #: One-Euro smoothing of box and landmarks (min cut-off in Hz, speed coefficient); smooth=False disables
     smooth: bool = True
     smoothing_min_cutoff: float = 1.5
@@ -82,8 +87,9 @@ class FaceObservation:
     #: raw detector candidates considered in this frame (for previews)
     candidates: list[Detection] = field(default_factory=list)
     #: which track the face belongs to: a new number whenever the tracker starts afresh with a
-    #: whole-frame search (the first face, a face found again after a shot cut or a long loss), when it
-    #: may be someone else; -1 when not found
+    #: whole-frame search (the first face, a face found after a shot cut, or after a long loss
+    #: somewhere else or later than ``TrackerConfig.rejoin_seconds``), when it may be someone else; a
+    #: face found again where it was lost, soon, in the same shot, keeps its number; -1 when not found
     track: int = -1
 
     def to_json(self, landmarks: bool = True) -> dict[str, Any]:
@@ -146,6 +152,9 @@ class FaceTracker:
         self._index = 0
         self._thumb: np.ndarray | None = None
         self._track = -1
+        #: the face lost for long that a new face may continue: (its box, when it was last seen, its track)
+        self._lost: tuple[np.ndarray, float, int] | None = None
+        self._seen = 0.0
         self._box_filter.reset()
         self._landmark_filter.reset()
 
@@ -231,6 +240,8 @@ class FaceTracker:
             if s >= cfg.min_face_score and _plausible(tracked, self._landmarks):
                 landmarks, score, method = tracked, s, "tracked"
         cut = self._cut(rgb)
+        if cut:
+            self._lost = None  # a new shot: a face found from now on starts a new track
         if landmarks is None:
             last_box = _box_of(self._landmarks) if self._landmarks is not None else None
             if last_box is not None and self._misses < cfg.max_misses and not cut:
@@ -250,13 +261,17 @@ class FaceTracker:
                 )
             else:
                 if last_box is not None:  # lost for too long, or at a shot cut: start afresh
-                    thumb = self._thumb
+                    thumb, lost = self._thumb, None if cut else (last_box, self._seen, self._track)
                     self.reset()
-                    self._index, self._thumb = index + 1, thumb
+                    self._index, self._thumb, self._lost = index + 1, thumb, lost
                 got = self._acquire(rgb, None, None)
                 if got is not None:
-                    self._tracks += 1
-                    self._track = self._tracks
+                    if self._rejoins(got[0], t):
+                        self._track = self._lost[2]  # type: ignore[index]
+                    else:
+                        self._tracks += 1
+                        self._track = self._tracks
+                    self._lost = None
             if got is not None:
                 landmarks, score, cands = got
                 method = "detected"
@@ -267,6 +282,7 @@ class FaceTracker:
 
         self._misses = 0
         self._landmarks = landmarks
+        self._seen = t
         box = _box_of(landmarks)
         size = float(max(box[2] - box[0], box[3] - box[1]))
         if cfg.smooth:
@@ -277,6 +293,17 @@ class FaceTracker:
             index, t, True, box=box, landmarks=landmarks, score=score, method=method, candidates=cands,
             track=self._track,
         )  # fmt: skip
+
+    def _rejoins(self, landmarks: np.ndarray, t: float) -> bool:
+        """Whether a face found by a whole-frame search continues the track lost for long (see
+        ``TrackerConfig.rejoin_seconds``)."""
+        if self._lost is None or not 0 <= t - self._lost[1] <= self.config.rejoin_seconds:
+            return False
+        old, new = self._lost[0], _box_of(landmarks)
+        old_size = max(old[2] - old[0], old[3] - old[1], 1.0)
+        new_size = max(new[2] - new[0], new[3] - new[1], 1.0)
+        moved = float(np.hypot(*((new[:2] + new[2:]) / 2 - (old[:2] + old[2:]) / 2)))
+        return moved <= 0.5 * old_size and 1 / 1.5 <= new_size / old_size <= 1.5
 
     def _cut(self, rgb: np.ndarray) -> bool:
         """Whether this frame starts a new shot (see ``TrackerConfig.cut_threshold``)."""

@@ -130,12 +130,13 @@ def backward_map(
         raise ConfigError(f"warp region {region} is empty")
     gw, gh = (w + stride - 1) // stride + 1, (h + stride - 1) // stride + 1
     cell, tid, u, v = _hits(dst, triangles, (gh, gw), (x0, y0), stride)
-    t = triangles[tid]
-    sa, sb, sc = src[t[:, 0]], src[t[:, 1]], src[t[:, 2]]
+    # each triangle's source corner and edges (once per triangle, then looked up per point)
+    sa = np.asarray(src, np.float64)[triangles]  # [T, 3, 2]
+    base, e1, e2 = sa[:, 0], sa[:, 1] - sa[:, 0], sa[:, 2] - sa[:, 0]
     # each covered grid point's displacement (its source minus itself); elsewhere it maps to itself
     q = np.stack([x0 + cell % gw * stride, y0 + cell // gw * stride], -1)
     disp = np.zeros((gh * gw, 2), np.float32)
-    disp[cell] = sa + u[:, None] * (sb - sa) + v[:, None] * (sc - sa) - q
+    disp[cell] = base[tid] + u[:, None] * e1[tid] + v[:, None] * e2[tid] - q
     disp = disp.reshape(gh, gw, 2)
     if smooth > 0:
         disp = cv2.GaussianBlur(disp, (0, 0), smooth, borderType=cv2.BORDER_REPLICATE)
