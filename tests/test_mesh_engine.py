@@ -514,7 +514,9 @@ def test_cli_translate_photo_with_a_schedule_and_help(tmp_path, capsys):
 
 def test_an_occluder_over_the_face_is_not_warped(track):
     """A microphone-like object composited over a mouth corner of a real frame: without occluder
-    detection the happy edit bends it; with it, its pixels come out as they went in."""
+    detection the happy edit bends it; with it, its pixels come out as they went in, and no smear of
+    it is dragged out over the face next to it (the warp takes the pixels above the corner from
+    inside the object: pasted as they were, they showed a grey streak, 114 grey pixels around it)."""
     from wav2lip_emotion.faces.occluders import OccluderDetector
 
     i = 20
@@ -538,6 +540,16 @@ def test_an_occluder_over_the_face_is_not_warped(track):
     out, stats = guarded.edit(frame, lm, plan, i)
     assert stats.occluded > 0
     assert np.abs(out[inner].astype(int) - frame[inner]).max() <= 2
+
+    def grey(rgb: np.ndarray) -> np.ndarray:  # the object's colours; the skin is reddish
+        rgb = rgb.astype(int)
+        return (np.abs(rgb[..., 0] - rgb[..., 2]) < 10) & (rgb[..., 0] < 100)
+
+    around = np.zeros(frame.shape[:2], bool)
+    around[y0 - 12 : y0 + 38, x0 - 12 : x0 + 46] = True
+    around[y0 - 1 : y0 + 27, x0 - 1 : x0 + 35] = False
+    assert (grey(bent) & around).sum() > 50  # bent: dragged out over the face
+    assert (grey(out) & around).sum() <= (grey(frame) & around).sum() + 5
 
 
 def test_the_judge_sees_more_of_the_emotion_as_intensity_grows(track):

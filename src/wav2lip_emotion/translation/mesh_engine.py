@@ -89,6 +89,10 @@ class Warped:
     #: the clip's first frame of the shot (the track) this frame belongs to: occluder masks are not
     #: carried across a cut
     shot: int = 0
+    #: [y1 - y0, x1 - x0] float32 each pixel's source in the frame (x, y), see :func:`backward_map`:
+    #: where the warp takes a pixel from an occluder, the paste keeps the frame's own there too
+    map_x: np.ndarray | None = None
+    map_y: np.ndarray | None = None
 
 
 @dataclass
@@ -308,7 +312,7 @@ class MeshEngine:
         # only the pixels the paste takes are looked up (each pixel's lookup is its own)
         pixels = rgb[y0:y1, x0:x1].copy()
         warp_where(rgb, map_x, map_y, mask > 0, pixels)
-        return Warped(region, stats, pixels, mask, centre, shot)
+        return Warped(region, stats, pixels, mask, centre, shot, map_x, map_y)
 
     def paste(
         self, rgb: np.ndarray, landmarks: np.ndarray, i: int, warped: Warped | None
@@ -323,6 +327,15 @@ class MeshEngine:
         if self.occluders is not None:
             occ = np.asarray(self.occluders.mask(rgb, landmarks, region), np.float32)
             occ = self._steady(occ, i, region, warped.centre, warped.shot)
+            if occ.any() and warped.map_x is not None and warped.map_y is not None:
+                # ... and where the warp takes its pixels from the occluder: else a face edited next to
+                # a hand or a microphone drags a smear of it out over the skin (the occluder through
+                # the backward map: each pixel's share of occluder at the place it comes from)
+                dragged = cv2.remap(
+                    occ, warped.map_x - np.float32(x0), warped.map_y - np.float32(y0), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+                )  # fmt: skip
+                occ = np.maximum(occ, dragged)
             if occ.any():  # (most frames have no occluder)
                 stats.occluded = float((occ * (mask > 0)).sum() / max((mask > 0).sum(), 1))
                 mask = mask * (1.0 - np.clip(occ, 0.0, 1.0))
