@@ -1,15 +1,19 @@
-"""Draw docs/mesh_engine_fixes.png: close-ups of two fixes of the mesh engine, before and after.
+"""Draw docs/mesh_engine_fixes.png: close-ups of three fixes of the mesh engine, before and after.
 
 Row 1: happy at intensity 1 and 1.5 on single_face.mp4's neutral first frames, with the fold guard that
 only halved and stopped motion (and no hold on the nose) against the guard that evens motion out first.
 Row 2: surprise on scikit-image's astronaut photo with the lid margins held alone against the lid folds
-held too. "Before" is the current code with the old behaviour put back in this process only.
+held too. Row 3: an object composited over a mouth corner of single_face.mp4, happy: with no occluder
+detection (the object bends), with the occluder kept but the pixels the warp takes from it pasted (a
+smear dragged over the cheek, before 2026-12-05), and now. "Before" is the current code with the old
+behaviour put back in this process only.
 
     python docs/mesh_engine_fixes_figure.py
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +26,7 @@ from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.expression import action_units as au
 from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces import warp as warp_module
+from wav2lip_emotion.faces.occluders import OccluderDetector
 from wav2lip_emotion.media import VideoReader, read_image, write_image
 from wav2lip_emotion.translation import mesh_engine
 from wav2lip_emotion.translation.mesh_engine import MeshEngine
@@ -110,8 +115,41 @@ def surprise_row() -> np.ndarray:
     return np.hstack(cells)
 
 
+def occluder_row() -> np.ndarray:
+    with VideoReader(asset_path("single_face"), max_frames=24) as reader:
+        decoded = list(reader)
+    lms, valid, times, _ = track_faces(decoded)
+    i = 20
+    frame = decoded[i].rgb.copy()
+    x, y = np.round(lms[i][61, :2]).astype(int)
+    rng = np.random.default_rng(3)  # a grey, textured object (as in the test)
+    frame[y - 13 : y + 13, x - 24 : x + 10] = (60 + rng.integers(0, 30, size=(26, 34, 1))).astype(np.uint8)
+    box = (x - 70, y - 55, x + 56, y + 37)
+
+    def edit(occluders: bool, dragged: bool = True, to: str = "happy") -> np.ndarray:
+        engine = MeshEngine(to, occluders=OccluderDetector() if occluders else None)
+        plan = engine.plan(lms, valid, times)
+        for j in range(i - 3, i):  # a few frames first, as in a video, to learn the skin
+            engine.edit(decoded[j].rgb, lms[j], plan, j)
+        warped = engine.warp(frame, lms[i], plan, i)
+        if not dragged and warped is not None:
+            warped = dataclasses.replace(warped, map_x=None, map_y=None)
+        return engine.paste(frame, lms[i], i, warped)[0]
+
+    return np.hstack(
+        [
+            cell(frame, box, "source, an object composited"),
+            cell(edit(False), box, "happy, no occluder detection"),
+            cell(edit(True, dragged=False), box, "happy, occluder kept, before"),
+            cell(edit(True), box, "happy, now"),
+            cell(edit(True, to="sad"), box, "sad, now"),
+        ]
+    )
+
+
 def main() -> None:
-    write_image(DOCS / "mesh_engine_fixes.png", np.vstack([happy_row(), surprise_row()]))
+    rows = [happy_row(), surprise_row(), occluder_row()]
+    write_image(DOCS / "mesh_engine_fixes.png", np.vstack(rows))
     print(DOCS / "mesh_engine_fixes.png")
 
 
