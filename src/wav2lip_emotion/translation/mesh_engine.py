@@ -27,6 +27,7 @@ from ..expression.fit import FIT_AUS, ExpressionFit, fit_expression, opening_gai
 from ..expression.intensity import IntensitySchedule
 from ..faces.mesh import FACE_OVAL
 from ..faces.warp import backward_map, fold_guard, triangulate, warp_where
+from .mouth_donor import MouthDonors, borrow_mouth, choose_donors, inner_opening
 
 #: the pasted region: the face outline scaled this much around its centre (the warp fades out between
 #: the outline and the first ring, so the paste ends where the warp has nearly stopped: a jaw that
@@ -115,6 +116,9 @@ class MeshPlan:
     placement: np.ndarray | None = None
     #: [n, m] the fold guard's damping of each control point (1 = free), smoothed over time; None: none
     damping: np.ndarray | None = None
+    #: calm mouths borrowed from other frames where the source smiles and the destination does not
+    #: (:mod:`.mouth_donor`); None: none (a photo, a smiling destination, no calm frame)
+    mouth: MouthDonors | None = None
 
     @property
     def plans(self) -> list[MeshPlan]:
@@ -249,6 +253,10 @@ class MeshEngine:
         if len(valid) > 1:
             plan.placement = steady[..., :2]
             plan.damping = guard_damping(plan)
+            if "AU12" not in target and opening_gain(self.to) <= 1.0:
+                # a calm mouth for a smile sent to a destination that neither smiles nor opens the mouth
+                # wider (surprise and fear keep the source's open mouth, and stretch it)
+                plan.mouth = choose_donors(fit, plan.intensity, _target_openings(plan))
         return plan
 
     def _steady(
@@ -312,6 +320,14 @@ class MeshEngine:
         # only the pixels the paste takes are looked up (each pixel's lookup is its own)
         pixels = rgb[y0:y1, x0:x1].copy()
         warp_where(rgb, map_x, map_y, mask > 0, pixels)
+        donors = plan.mouth
+        if donors is not None and donors.weight[i] > 0 and plan.placement is not None:
+            fit = plan.fit
+            target = mesh + fit.pose.to_image(i, local_delta)
+            destination = fit.expression_field(plan.target) * float(plan.intensity[i])
+            donor_mesh = plan.placement[int(donors.donor[i])]
+            target_local = fit.local[i, :, :2] + local_delta
+            borrow_mouth(donors, fit, i, target, target_local, destination, donor_mesh, pixels, region)
         return Warped(region, stats, pixels, mask, centre, shot, map_x, map_y)
 
     def paste(
@@ -345,6 +361,14 @@ class MeshEngine:
         out = rgb.copy()
         out[y0:y1, x0:x1] = cv2.blendLinear(warped.pixels, rgb[y0:y1, x0:x1], mask, 1.0 - mask)
         return out, stats
+
+
+def _target_openings(plan: MeshPlan) -> np.ndarray:
+    """[n] the inner-lip opening (IOD) each frame's edit aims at (0 where the frame is not edited)."""
+    out = np.zeros(len(plan.intensity))
+    for i in np.flatnonzero(plan.fit.valid & (plan.intensity > 0)):
+        out[i] = inner_opening((plan.fit.local[i, :, :2] + plan.local_displacement(i))[None])[0]
+    return out
 
 
 def _targets(plan: MeshPlan, i: int, mesh: np.ndarray, local_delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

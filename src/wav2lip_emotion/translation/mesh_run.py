@@ -52,6 +52,8 @@ class MeshRun:
     edit_seconds: float = 0.0
     #: what the user should know about the input (an early end, a variable frame rate, an alpha channel)
     notes: list[str] = field(default_factory=list)
+    #: frames whose calm mouth is borrowed by smiling frames (see translation/mouth_donor.py)
+    borrowed: list[int] = field(default_factory=list)
 
 
 Progress = Callable[[int, int | None], None]
@@ -144,6 +146,13 @@ def translate_mesh(
             )
         if total is not None and bar is not None and total != run.frames:
             bar.total = 2 * run.frames
+        run.borrowed = _read_donors(input_path, plan)
+        if run.borrowed:
+            shown = ", ".join(str(j) for j in run.borrowed[:8]) + (", ..." if len(run.borrowed) > 8 else "")
+            run.notes.append(
+                f"where the source smiles, the mouth is borrowed from frame{'s' if len(run.borrowed) > 1 else ''} "
+                f"{shown}, where it is calm (a warp cannot hide teeth)"
+            )
         t1 = time.perf_counter()
         audio = input_path if info.has_audio else None
         with contextlib.ExitStack() as stack:
@@ -193,6 +202,22 @@ def translate_mesh(
         if bar is not None:
             bar.close()
     return run
+
+
+def _read_donors(input_path: Path, plan: MeshPlan | ShotPlans) -> list[int]:
+    """Read the frames that lend their mouth into the plans (only the pixels around each mouth are
+    kept); their indices in the clip."""
+    shots = plan.shots if isinstance(plan, ShotPlans) else [(0, len(plan.intensity), plan)]
+    wanted = {a + j: (p, j) for a, _, p in shots if p.mouth is not None for j in p.mouth.frames}
+    if not wanted:
+        return []
+    last = max(wanted)
+    with VideoReader(input_path, allow_truncated=True, max_frames=last + 1) as reader:
+        for frame in reader:
+            if frame.index in wanted:
+                p, j = wanted[frame.index]
+                p.mouth.keep(j, frame.rgb, p.placement[j])  # type: ignore[union-attr,index]
+    return sorted(wanted)
 
 
 def _why(reason: str | None) -> str:

@@ -1,0 +1,134 @@
+"""A calm mouth borrowed from another frame of the clip, for a smile sent to a destination that does not
+smile (translation/mouth_donor.py): on single_face.mp4, whose first second is calm and whose rest is a
+broad smile with teeth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import wav2lip_emotion
+from wav2lip_emotion.assets import asset_path
+from wav2lip_emotion.expression.fit import FIT_AUS
+from wav2lip_emotion.faces import FaceCrop, FaceTracker
+from wav2lip_emotion.media import VideoReader, read_image
+from wav2lip_emotion.perception import load_emotion_model
+from wav2lip_emotion.perception.crops import CLASSIFIER_CROP
+from wav2lip_emotion.translation.mesh_engine import MeshEngine
+from wav2lip_emotion.translation.mesh_run import _read_donors, track_faces
+from wav2lip_emotion.translation.mouth_donor import CALM_BELOW, SMILE_FULL
+
+
+@pytest.fixture(scope="module")
+def clip() -> dict:
+    """All 72 frames of single_face (640x360: 50 MB), tracked."""
+    with VideoReader(asset_path("single_face")) as reader:
+        decoded = list(reader)
+    landmarks, valid, times, _ = track_faces(decoded)
+    assert valid.all()
+    return {"frames": [f.rgb for f in decoded], "landmarks": landmarks, "valid": valid, "times": times}
+
+
+def _planned(clip: dict, to: str, frames: slice = slice(None)):
+    engine = MeshEngine(to)
+    plan = engine.plan(clip["landmarks"][frames], clip["valid"][frames], clip["times"][frames])
+    return engine, plan
+
+
+def _with_donors(plan, clip: dict) -> None:
+    for j in plan.mouth.frames:  # what the pipeline's _read_donors does, from the frames in memory
+        plan.mouth.keep(j, clip["frames"][j], plan.placement[j])
+
+
+def _opening(rgb: np.ndarray) -> float:
+    """The inner-lip opening (pixels) of the face re-tracked on ``rgb``."""
+    landmarks = FaceTracker().update(rgb, 0.0).landmarks
+    return float(landmarks[14, 1] - landmarks[13, 1])
+
+
+def test_smiling_frames_borrow_a_calm_frames_mouth(clip):
+    engine, plan = _planned(clip, "neutral")
+    donors = plan.mouth
+    assert donors is not None
+    smile = plan.fit.expression[:, FIT_AUS.index("AU12")]
+    assert donors.frames and all(smile[j] < CALM_BELOW for j in donors.frames)
+    assert np.all(donors.weight[smile >= SMILE_FULL + 0.05] > 0.9)
+    assert np.all(donors.weight[:12] == 0.0)  # the calm start keeps its own mouth (the smile starts at 20)
+    _with_donors(plan, clip)
+    # only the pixels around each donor's mouth are kept, not its frame (on this 640x360 frame, a box
+    # of about 1.5 inter-ocular distances, a tenth of the frame)
+    h, w = clip["frames"][0].shape[:2]
+    assert all(img.shape[0] < h / 2 and img.shape[1] < w / 3 for img, _ in donors.images.values())
+    i = 60
+    source, lm = clip["frames"][i], clip["landmarks"][i]
+    borrowed, _ = engine.edit(source, lm, plan, i)
+    plan.mouth = None
+    warped_only, _ = engine.edit(source, lm, plan, i)
+    # the warp alone keeps the teeth between narrowed lips (re-tracked: 18 px open -> 6 px); the
+    # borrowed calm mouth is closed (2 px)
+    assert _opening(source) > 12
+    assert _opening(warped_only) > 0.25 * _opening(source)
+    assert _opening(borrowed) < 0.15 * _opening(source)
+    # outside the mouth's neighbourhood the two edits are the same
+    far = np.ones(source.shape[:2], bool)
+    (x0, y0), (x1, y1) = lm[:, :2].min(0), lm[:, :2].max(0)
+    far[int(y0 + 0.55 * (y1 - y0)) : int(y1) + 1, int(x0) : int(x1) + 1] = False
+    assert np.array_equal(borrowed[far], warped_only[far])
+
+
+def test_a_smile_sent_to_neutral_loses_its_happiness_for_the_judge(clip):
+    """face-api's mean p(happy) over the smiling frames falls by at least 0.3 (the warp alone: by less
+    than 0.1: the teeth kept it happy)."""
+    judge = load_emotion_model("faceapi").eval()
+    col = judge.classes.index("happy")
+    engine, plan = _planned(clip, "neutral")
+    _with_donors(plan, clip)
+    smiling = range(36, 72, 4)
+
+    def p_happy(edit: bool, donors: bool = True) -> float:
+        crops = []
+        for i in smiling:
+            rgb, lm = clip["frames"][i], clip["landmarks"][i]
+            if edit:
+                saved = plan.mouth
+                plan.mouth = saved if donors else None
+                rgb = engine.edit(rgb, lm, plan, i)[0]
+                plan.mouth = saved
+            crops.append(FaceCrop.from_box(np.r_[lm[:, :2].min(0), lm[:, :2].max(0)], CLASSIFIER_CROP).extract(rgb))
+        batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
+        with torch.inference_mode():
+            return float(judge(batch)[:, col].mean())
+
+    source, borrowed, warped_only = p_happy(False), p_happy(True), p_happy(True, donors=False)
+    assert source > 0.8
+    assert source - warped_only < 0.1
+    assert source - borrowed >= 0.3, (source, borrowed)
+
+
+@pytest.mark.parametrize("to", ["happy", "contempt", "surprised", "fear"])
+def test_no_mouth_is_borrowed_for_a_destination_that_smiles_or_opens_the_mouth(clip, to):
+    assert _planned(clip, to)[1].mouth is None
+
+
+def test_no_mouth_is_borrowed_without_a_calm_frame_or_from_a_photo(clip, tmp_path):
+    assert _planned(clip, "sad", slice(36, 72))[1].mouth is None  # the smile alone: no calm frame
+    assert _planned(clip, "sad", slice(60, 61))[1].mouth is None  # one frame: a photo
+    photo = read_image(asset_path("astronaut"))  # a smile with teeth
+    out = tmp_path / "calm.png"
+    result = wav2lip_emotion.translate(asset_path("astronaut"), out, "neutral", progress=False)
+    assert not any("borrowed" in note for note in result.notes)
+    assert read_image(out).shape == photo.shape
+
+
+def test_translate_reads_the_donors_and_says_so(tmp_path):
+    out = tmp_path / "calm.mp4"
+    result = wav2lip_emotion.translate(asset_path("single_face"), out, "sad", progress=False)
+    notes = [n for n in result.notes if "borrowed" in n]
+    assert len(notes) == 1 and "frame" in notes[0]
+    engine = MeshEngine("sad")
+    with VideoReader(asset_path("single_face")) as reader:
+        lms, valid, times, tracks = track_faces(reader)
+    plan = engine.plan(lms, valid, times, tracks)
+    assert _read_donors(asset_path("single_face"), plan) == plan.mouth.frames
+    assert set(plan.mouth.images) == set(plan.mouth.frames)
