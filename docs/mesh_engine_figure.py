@@ -24,13 +24,25 @@ ORDER = ["source", *[e for e in EMOTIONS if e != "neutral"], "neutral"]
 CELL = 200
 
 
-def clip_track(name: str, keep: set[int]) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """The clip's tracked faces, and only the frames in ``keep`` (never the whole clip in memory)."""
+def clip_rows(name: str, indices: list[int]) -> list[np.ndarray]:
+    """Rows of the clip's frames ``indices``: tracked, planned for every emotion, and only the frames
+    needed read (those shown, a few before them for the occluder model, and the frames whose calm mouth
+    the smiling ones borrow; never the whole clip in memory)."""
     with VideoReader(asset_path(name)) as reader:
         lms, valid, times, _ = track_faces(reader)
+    plans = {}
+    for e in ORDER[1:]:
+        engine = MeshEngine(e, occluders=OccluderDetector())
+        plans[e] = (engine, engine.plan(lms, valid, times))
+    keep = {j for i in indices for j in range(max(0, i - 5), i + 1)}
+    donors = {j for _, plan in plans.values() if plan.mouth is not None for j in plan.mouth.frames}
     with VideoReader(asset_path(name)) as reader:
-        frames = {f.index: f.rgb for f in reader if f.index in keep}
-    return frames, lms, valid, times
+        frames = {f.index: f.rgb for f in reader if f.index in keep | donors}
+    for _, plan in plans.values():
+        if plan.mouth is not None:
+            for j in plan.mouth.frames:
+                plan.mouth.keep(j, frames[j], plan.placement[j])
+    return row(frames, lms, plans, indices)
 
 
 def crop(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
@@ -41,12 +53,16 @@ def crop(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
     return cv2.resize(img[y0:y1, x0:x1], (CELL, CELL), interpolation=cv2.INTER_AREA)
 
 
-def row(frames, lms, valid, times, indices: list[int]) -> list[np.ndarray]:
-    rows = []
-    plans = {}
+def plans_for(lms, valid, times) -> dict:
+    out = {}
     for e in ORDER[1:]:
         engine = MeshEngine(e, occluders=OccluderDetector())
-        plans[e] = (engine, engine.plan(lms, valid, times))
+        out[e] = (engine, engine.plan(lms, valid, times))
+    return out
+
+
+def row(frames, lms, plans, indices: list[int]) -> list[np.ndarray]:
+    rows = []
     for i in indices:
         cells = [crop(frames[i], lms[i])]
         for e in ORDER[1:]:
@@ -69,14 +85,14 @@ def header() -> np.ndarray:
 def main() -> None:
     rows = []
     for name, indices in (("single_face", [6, 60]), ("movie_hello", [45, 200])):
-        keep = {j for i in indices for j in range(max(0, i - 5), i + 1)}
-        rows += row(*clip_track(name, keep), indices)
+        rows += clip_rows(name, indices)
     write_image(DOCS / "mesh_engine_clips.png", np.concatenate([header(), *rows], 0))
     rows = []
     for name in ("grace_hopper", "feat_happy"):
         img = read_image(asset_path(name))
         obs = FaceTracker().update(img, 0.0)
-        rows += row({0: img}, obs.landmarks[None], np.array([True]), np.array([0.0]), [0])
+        lms = obs.landmarks[None]
+        rows += row({0: img}, lms, plans_for(lms, np.array([True]), np.array([0.0])), [0])
     write_image(DOCS / "mesh_engine_photos.png", np.concatenate([header(), *rows], 0))
 
 

@@ -36,7 +36,7 @@ SMILE_FROM, SMILE_FULL, CALM_BELOW = 0.2, 0.35, 0.15
 #: of a donor is its difference in each, in these units, summed; the pool holds the calmest frame of
 #: each cell of that grid (a few frames' mouths in memory), and a frame keeps the previous frame's donor
 #: unless another costs less by ``KEEP_MARGIN`` (a mouth that changes donor every frame would flicker)
-OPENING_STEP, POSE_STEP, KEEP_MARGIN = 0.03, 0.15, 1.0
+OPENING_STEP, POSE_STEP, KEEP_MARGIN = 0.03, 0.15, 0.5
 #: the borrowed region: mesh points within this distance (IOD) of the mouth centre on the neutral face;
 #: their shape is the donor's fully within the inner radius, fading to the frame's own at the outer
 MOUTH_RADIUS, MOUTH_INNER_RADIUS = 0.6, 0.3
