@@ -12,7 +12,7 @@ import wav2lip_emotion
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.expression.fit import FIT_AUS
 from wav2lip_emotion.faces import FaceCrop, FaceTracker
-from wav2lip_emotion.media import VideoReader, read_image
+from wav2lip_emotion.media import VideoReader, VideoWriter, read_image
 from wav2lip_emotion.perception import load_emotion_model
 from wav2lip_emotion.perception.crops import CLASSIFIER_CROP
 from wav2lip_emotion.translation.mesh_engine import MeshEngine
@@ -121,14 +121,28 @@ def test_no_mouth_is_borrowed_without_a_calm_frame_or_from_a_photo(clip, tmp_pat
     assert read_image(out).shape == photo.shape
 
 
-def test_translate_reads_the_donors_and_says_so(tmp_path):
+@pytest.mark.parametrize("order", ["calm first", "smile first"])
+def test_translate_borrows_the_mouth_whether_the_calm_frames_come_before_or_after(clip, tmp_path, order):
+    """The pipeline keeps a donor's mouth as the edit pass decodes it when no frame before it borrows it
+    (the calm start); a donor that comes after a frame that borrows it (the clip reversed: the smile
+    first) is read before the edit pass. Either way the smiling frames come out with a closed mouth."""
+    frames = clip["frames"] if order == "calm first" else clip["frames"][::-1]
+    source = tmp_path / "source.mp4"
+    with VideoWriter(source, 30, frames[0].shape[1], frames[0].shape[0], crf=12) as writer:
+        for rgb in frames:
+            writer.write(rgb)
+    with VideoReader(source) as reader:
+        lms, valid, times, tracks = track_faces(reader)
+    plan = MeshEngine("neutral").plan(lms, valid, times, tracks)
+    read = _read_donors(source, plan)
+    assert read == plan.mouth.frames
+    # read before the edit pass: only the donors that some earlier frame borrows
+    assert bool(plan.mouth.images) == (order == "smile first")
     out = tmp_path / "calm.mp4"
-    result = wav2lip_emotion.translate(asset_path("single_face"), out, "sad", progress=False)
+    result = wav2lip_emotion.translate(source, out, "neutral", progress=False, occluders=False)
     notes = [n for n in result.notes if "borrowed" in n]
     assert len(notes) == 1 and "frame" in notes[0]
-    engine = MeshEngine("sad")
-    with VideoReader(asset_path("single_face")) as reader:
-        lms, valid, times, tracks = track_faces(reader)
-    plan = engine.plan(lms, valid, times, tracks)
-    assert _read_donors(asset_path("single_face"), plan) == plan.mouth.frames
-    assert set(plan.mouth.images) == set(plan.mouth.frames)
+    smiling = 60 if order == "calm first" else len(frames) - 1 - 60
+    with VideoReader(out) as reader:
+        edited = next(f.rgb for f in reader if f.index == smiling)
+    assert _opening(edited) < 0.15 * _opening(frames[smiling])

@@ -183,6 +183,8 @@ def translate_mesh(
             encoder = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesh-encode"))
             workers = stack.enter_context(ThreadPoolExecutor(max_workers=WARP_THREADS, thread_name_prefix="mesh-warp"))
             pending: Future[None] | None = None
+            if run.borrowed:
+                frames = _keeping_donors(frames, plan)
             warps = _warped_ahead(frames, engine, plan, landmarks, valid, workers, run.frames)
             for frame, warped in stack.enter_context(contextlib.closing(warps)):
                 i = frame.index
@@ -204,20 +206,46 @@ def translate_mesh(
     return run
 
 
-def _read_donors(input_path: Path, plan: MeshPlan | ShotPlans) -> list[int]:
-    """Read the frames that lend their mouth into the plans (only the pixels around each mouth are
-    kept); their indices in the clip."""
+def _donor_slots(plan: MeshPlan | ShotPlans) -> dict[int, tuple[MeshPlan, int, int]]:
+    """Each donor frame of the clip (its index in the clip) -> (its plan, its index there, the first
+    frame of the clip that borrows its mouth)."""
     shots = plan.shots if isinstance(plan, ShotPlans) else [(0, len(plan.intensity), plan)]
-    wanted = {a + j: (p, j) for a, _, p in shots if p.mouth is not None for j in p.mouth.frames}
-    if not wanted:
-        return []
-    last = max(wanted)
-    with VideoReader(input_path, allow_truncated=True, max_frames=last + 1) as reader:
-        for frame in reader:
-            if frame.index in wanted:
-                p, j = wanted[frame.index]
-                p.mouth.keep(j, frame.rgb, p.placement[j])  # type: ignore[union-attr,index]
-    return sorted(wanted)
+    slots = {}
+    for a, _, p in shots:
+        if p.mouth is None:
+            continue
+        borrowing = (p.mouth.donor >= 0) & (p.mouth.weight > 0)
+        for j in p.mouth.frames:
+            slots[a + j] = (p, j, a + int(np.flatnonzero(borrowing & (p.mouth.donor == j))[0]))
+    return slots
+
+
+def _read_donors(input_path: Path, plan: MeshPlan | ShotPlans) -> list[int]:
+    """Read, before the edit pass, the donor frames that lend their mouth to an earlier frame (only
+    the pixels around each mouth are kept); the others are kept as the edit pass decodes them
+    (:func:`_keeping_donors`), before any frame that borrows from them. The donor frames' indices in
+    the clip."""
+    slots = _donor_slots(plan)
+    early = {k for k, (_, _, first) in slots.items() if first < k}
+    if early:
+        with VideoReader(input_path, allow_truncated=True, max_frames=max(early) + 1) as reader:
+            for frame in reader:
+                if frame.index in early:
+                    p, j, _ = slots[frame.index]
+                    p.mouth.keep(j, frame.rgb, p.placement[j])  # type: ignore[union-attr,index]
+    return sorted(slots)
+
+
+def _keeping_donors(frames: Iterable[Any], plan: MeshPlan | ShotPlans) -> Iterator[Any]:
+    """``frames`` handed on in order, each donor frame's mouth kept first (if not kept already)."""
+    slots = _donor_slots(plan)
+    for frame in frames:
+        slot = slots.get(frame.index)
+        if slot is not None:
+            p, j, _ = slot
+            if p.mouth is not None and j not in p.mouth.images and p.placement is not None:
+                p.mouth.keep(j, frame.rgb, p.placement[j])
+        yield frame
 
 
 def _why(reason: str | None) -> str:
