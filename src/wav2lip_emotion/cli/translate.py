@@ -150,7 +150,9 @@ COMMANDS = (
         "untouched. The output appears only when everything succeeded.\n\n"
         "Two engines. mesh (the default): a training-free warp of the real face on its tracked face mesh; it keeps "
         "the person's own skin, speech and blinks, needs no audio (silent clips and photos work) and runs on any "
-        "real footage (docs/mesh_engine.md). model (or any --checkpoint): a learned Wav2Lip-style generator "
+        "real footage; where a clip smiles and the destination does not, the smiling mouth is replaced by the "
+        "person's own calm mouth from another moment of the clip (docs/mesh_engine.md). model (or any "
+        "--checkpoint): a learned Wav2Lip-style generator "
         "(the shipped one knows only the generated world; docs/translate.md).",
         epilog="examples:\n"
         "  wav2lip-emotion translate clip.mp4 -o happy.mp4 --to happy\n"
