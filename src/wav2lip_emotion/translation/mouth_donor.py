@@ -24,7 +24,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial import Delaunay
 
-from ..expression.action_units import LOWER_OUTER, UPPER_OUTER
+from ..expression.action_units import LOWER_INNER, LOWER_OUTER, UPPER_INNER, UPPER_OUTER
 from ..expression.fit import FIT_AUS, ExpressionFit
 from ..faces.warp import backward_map, warp_region
 
@@ -48,7 +48,7 @@ WEIGHT_SIGMA = 2.0
 #: mesh points of the outer lip contour and the corners
 _LIPS = (*UPPER_OUTER, *LOWER_OUTER, 61, 291)
 #: the inner lips: not used to map the donor (on a closed mouth they lie on top of each other)
-_INNER = (191, 80, 81, 82, 13, 312, 311, 310, 415, 95, 88, 178, 87, 14, 317, 402, 318, 324, 78, 308)
+_INNER = (*UPPER_INNER, *LOWER_INNER, 78, 308)
 
 
 @dataclass
