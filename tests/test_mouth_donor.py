@@ -15,9 +15,15 @@ from wav2lip_emotion.faces import FaceCrop, FaceTracker
 from wav2lip_emotion.media import VideoReader, VideoWriter, read_image
 from wav2lip_emotion.perception import load_emotion_model
 from wav2lip_emotion.perception.crops import CLASSIFIER_CROP
-from wav2lip_emotion.translation.mesh_engine import MeshEngine
+from wav2lip_emotion.translation.mesh_engine import MeshEngine, _target_openings
 from wav2lip_emotion.translation.mesh_run import _read_donors, track_faces
-from wav2lip_emotion.translation.mouth_donor import CALM_BELOW, SMILE_FULL
+from wav2lip_emotion.translation.mouth_donor import (
+    CALM_BELOW,
+    MAX_EXTRA_OPENING,
+    SMILE_FULL,
+    choose_donors,
+    inner_opening,
+)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +125,26 @@ def test_no_mouth_is_borrowed_without_a_calm_frame_or_from_a_photo(clip, tmp_pat
     result = wav2lip_emotion.translate(asset_path("astronaut"), out, "neutral", progress=False)
     assert not any("borrowed" in note for note in result.notes)
     assert read_image(out).shape == photo.shape
+
+
+def test_a_donor_never_opens_lips_that_the_edit_keeps_closed(clip):
+    """A calm mouth may be less open than the frame's edit aims at (a smile's parted lips closed), but
+    never more open by over MAX_EXTRA_OPENING: lent to closed lips, an open mouth would move them in
+    silence. Here the smiling frames 40-55 are made to aim at lips closed tighter than any calm frame's."""
+    _, plan = _planned(clip, "neutral")
+    fit = plan.fit
+    opening = inner_opening(fit.local)
+    aims = _target_openings(plan)
+    calm = np.flatnonzero(fit.expression[:, FIT_AUS.index("AU12")] < CALM_BELOW)
+    aims[40:56] = opening[calm].min() - 2 * MAX_EXTRA_OPENING
+    donors = choose_donors(fit, plan.intensity, aims)
+    assert donors is not None
+    lending = np.flatnonzero(donors.weight > 0)
+    assert np.all(opening[donors.donor[lending]] <= aims[lending] + MAX_EXTRA_OPENING)
+    assert np.all(donors.weight[40:56] == 0.0) and np.all(donors.donor[40:56] == -1)
+    assert (donors.weight[56:] > 0.9).sum() > 8  # the others still borrow
+    # no smiling frame that a calm frame could serve: no donors at all
+    assert choose_donors(fit, plan.intensity, np.full_like(aims, opening[calm].min() - 1.0)) is None
 
 
 @pytest.mark.parametrize("order", ["calm first", "smile first"])

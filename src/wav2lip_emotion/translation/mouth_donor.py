@@ -37,6 +37,12 @@ SMILE_FROM, SMILE_FULL, CALM_BELOW = 0.2, 0.35, 0.15
 #: each cell of that grid (a few frames' mouths in memory), and a frame keeps the previous frame's donor
 #: unless another costs less by ``KEEP_MARGIN`` (a mouth that changes donor every frame would flicker)
 OPENING_STEP, POSE_STEP, KEEP_MARGIN = 0.03, 0.15, 0.5
+#: a donor may be less open than the edit aims at (a smile's parted lips closed is the edit's point)
+#: but never more open than this (IOD): a calm but open mouth lent to a frame whose lips are closed
+#: opened them in silence. On movie-hello, whose speaker hardly stops talking, the only calm frames are
+#: open (0.024-0.026) while the frames that smile at the end are closed: their lips parted, and the
+#: re-tracked mouth opening of sad fell to a correlation of 0.73 with the source's
+MAX_EXTRA_OPENING = 0.015
 #: the borrowed region: mesh points within this distance (IOD) of the mouth centre on the neutral face;
 #: their shape is the donor's fully within the inner radius, fading to the frame's own at the outer
 MOUTH_RADIUS, MOUTH_INNER_RADIUS = 0.6, 0.3
@@ -98,8 +104,9 @@ def head_angles(fit: ExpressionFit) -> np.ndarray:
 
 def choose_donors(fit: ExpressionFit, intensity: np.ndarray, target_openings: np.ndarray) -> MouthDonors | None:
     """Donors for a clip whose destination does not smile: for every frame that smiles (and is edited),
-    the calm frame whose opening is closest to ``target_openings`` [n] (IOD, what the edit aims at).
-    None when no frame smiles or none is calm."""
+    the calm frame whose opening is closest to ``target_openings`` [n] (IOD, what the edit aims at) and
+    no more open than that by :data:`MAX_EXTRA_OPENING`. None when no frame smiles, none is calm, or
+    every calm frame is too open for the frames that smile."""
     valid = np.asarray(fit.valid, bool)
     if valid.sum() < 2:
         return None
@@ -122,18 +129,30 @@ def choose_donors(fit: ExpressionFit, intensity: np.ndarray, target_openings: np
         aim = features[i].copy()
         aim[0] = target_openings[i] / OPENING_STEP
         cost = np.abs(features[pool] - aim).sum(axis=1)
+        cost[opening[pool] > target_openings[i] + MAX_EXTRA_OPENING] = np.inf
+        if not np.isfinite(cost.min()):
+            previous = -1  # every calm frame is more open than this one: no donor
+            continue
         best = int(pool[np.argmin(cost)])
-        if previous >= 0 and np.abs(features[previous] - aim).sum() <= cost.min() + KEEP_MARGIN:
+        if (
+            previous >= 0
+            and opening[previous] <= target_openings[i] + MAX_EXTRA_OPENING
+            and np.abs(features[previous] - aim).sum() <= cost.min() + KEEP_MARGIN
+        ):
             best = previous
         donor[i] = previous = best
     ramp = np.clip((smile - SMILE_FROM) / (SMILE_FULL - SMILE_FROM), 0.0, 1.0)
     weight = np.where(donor >= 0, ramp * np.clip(intensity, 0.0, 1.0), 0.0)
     weight = np.clip(gaussian_filter1d(weight, WEIGHT_SIGMA, mode="nearest"), 0.0, 1.0)
-    # a frame faded in by the smoothing borrows its neighbour's donor
+    # a frame faded in by the smoothing borrows its neighbour's donor, if that one is not too open for it
+    near = np.flatnonzero(donor >= 0)
     for i in np.flatnonzero((donor < 0) & (weight > 0.01) & valid):
-        near = np.flatnonzero(donor >= 0)
-        donor[i] = donor[near[np.argmin(np.abs(near - i))]]
+        j = donor[near[np.argmin(np.abs(near - i))]]
+        if opening[j] <= target_openings[i] + MAX_EXTRA_OPENING:
+            donor[i] = j
     weight[(donor < 0) | ~valid] = 0.0
+    if not (weight > 0).any():
+        return None
     neutral = fit.neutral[:, :2]
     centre = neutral[[61, 291, 0, 17]].mean(0)
     distance = np.linalg.norm(neutral - centre, axis=1)
