@@ -193,6 +193,29 @@ def test_backward_map_locates_points_like_matplotlibs_trapezoid_map():
     assert index[2, 6] == 1 and index[8, 1] == 0 and index[9, 9] == 1
 
 
+def test_backward_map_dead_band_keeps_pixels_that_would_move_by_a_fraction():
+    """A smooth displacement growing from 0 to 2 px across the region: with a dead band of 0.3 px the
+    pixels displaced less than that map exactly to themselves (looked up unblurred), the others move
+    0.3 px less, and the map stays continuous and increasing (no fold)."""
+    xs, ys = np.meshgrid(np.arange(0.0, 101.0, 10.0), np.arange(0.0, 101.0, 10.0))
+    src = np.stack([xs.ravel(), ys.ravel()], 1)
+    tris = triangulate(src)
+    dst = src.copy()
+    dst[:, 0] += 2.0 * src[:, 0] / 100.0  # each column moved right by 0 .. 2 px
+    region = (0, 0, 100, 100)
+    plain = backward_map(src, dst, tris, region)
+    banded = backward_map(src, dst, tris, region, deadband=0.3)
+    grid = np.arange(100, dtype=np.float32)[None, :]
+    shift, kept = grid - plain[0], grid - banded[0]  # how far each output pixel's source lies to its left
+    assert np.abs(banded[1] - np.arange(100)[:, None]).max() < 1e-4
+    small = shift < 0.25
+    assert small.any() and np.array_equal(banded[0][small], np.broadcast_to(grid, shift.shape)[small])
+    large = shift > 0.45
+    assert large.any() and np.allclose(kept[large], shift[large] - 0.3, atol=0.02)
+    assert np.all(np.diff(banded[0], axis=1) > 0)  # still increasing: no fold, no tear
+    assert np.abs(np.diff(kept, axis=1)).max() < 0.05  # continuous
+
+
 # --------------------------------------------------------------------------- frames
 
 

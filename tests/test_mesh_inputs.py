@@ -1,5 +1,6 @@
-"""The mesh engine's inputs: anamorphic pixels, a variable frame rate, files cut short and photos with an
-alpha channel (small clips made with PyAV from the first frames of single_face.mp4)."""
+"""The mesh engine's inputs and outputs: anamorphic pixels, a variable frame rate, files cut short and
+photos with an alpha channel (small clips made with PyAV from the first frames of single_face.mp4), and
+the encoder settings that keep a real face's fine texture."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,8 +16,10 @@ from PIL import Image
 import wav2lip_emotion
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.cli import main
+from wav2lip_emotion.evaluation.realism import face_region
+from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image_alpha, write_image
-from wav2lip_emotion.translation import TranslateResult
+from wav2lip_emotion.translation import TranslateConfig, TranslateResult
 
 from .test_video import encode, tone, write_wav
 
@@ -146,3 +150,36 @@ def test_a_png_keeps_its_alpha_channel(tmp_path, faces, capsys):
     assert read_image_alpha(tmp_path / "photo.png")[1] is not None
     write_image(tmp_path / "opaque.png", rgb)
     assert read_image_alpha(tmp_path / "opaque.png")[1] is None
+
+
+def test_the_mesh_engines_encoder_keeps_the_faces_fine_texture(tmp_path):
+    """movie-hello's first 40 frames re-encoded unchanged: x264's own dead zones at crf 12 (the mesh
+    engine's settings until 2026-12-05) rounded away part of the face's finest texture, so every edit
+    lost sharpness before it was made; the engine's crf 14 with small dead zones keeps it, at about
+    the same fidelity (PSNR)."""
+    with VideoReader(asset_path("movie_hello"), max_frames=40) as reader:
+        frames = [f.rgb for f in reader]
+    height, width = frames[0].shape[:2]
+    x0, y0, x1, y1 = face_region(FaceTracker().update(frames[0], 0.0).box, frames[0].shape)
+
+    def detail(rgb: np.ndarray) -> float:
+        grey = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+
+    def encoded(crf: int, deadzones: tuple[int, int] | None) -> tuple[float, float]:
+        out = tmp_path / f"crf{crf}.mp4"
+        with VideoWriter(out, 25, width, height, crf=crf, deadzones=deadzones) as writer:
+            for f in frames:
+                writer.write(f)
+        with VideoReader(out) as reader:
+            got = [f.rgb for f in reader]
+        sharpness = np.mean([detail(b) / detail(a) for a, b in zip(frames, got, strict=True)])
+        mse = np.mean([np.mean((a.astype(np.float64) - b) ** 2) for a, b in zip(frames, got, strict=True)])
+        return float(sharpness), float(10 * np.log10(255**2 / mse))
+
+    config = TranslateConfig("happy")
+    engine = encoded(config.crf_for("mesh"), config.deadzones_for("mesh"))
+    before = encoded(12, None)
+    assert config.deadzones_for("model") is None
+    assert engine[0] > 0.98 and engine[0] > before[0] + 0.02, (engine, before)
+    assert engine[1] > before[1] - 0.5, (engine, before)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from wav2lip_emotion.audio import load_audio
-from wav2lip_emotion.errors import MediaError
+from wav2lip_emotion.errors import ConfigError, MediaError
 from wav2lip_emotion.media import (
     Frame,
     VideoReader,
@@ -477,6 +477,13 @@ def test_writer_rejects_bad_frames_and_empty_output(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(MediaError, match="does not exist"):
         VideoWriter(tmp_path / "no" / "dir" / "x.mp4", 25, 64, 48)
+
+
+def test_bad_dead_zones_are_refused_before_anything_is_written(tmp_path):
+    for bad in [(6,), (40, 4), (-1, 4)]:
+        with pytest.raises(ConfigError, match="deadzones must be two integers"):
+            VideoWriter(tmp_path / "bad.mp4", 25, 128, 96, deadzones=bad)
+    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- images

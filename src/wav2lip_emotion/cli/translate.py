@@ -124,7 +124,8 @@ def _translate_options(p: argparse.ArgumentParser) -> None:
         "--crf",
         source=TranslateConfig,
         type=int,
-        help=f"x264 quality: 0 lossless .. 51 worst (default {MESH_CRF} with the mesh engine, {MODEL_CRF} learned)",
+        help=f"x264 quality: 0 lossless .. 51 worst (default {MESH_CRF} with the mesh engine, which also encodes "
+        f"with small dead zones to keep the source's fine texture; {MODEL_CRF} learned)",
     )
     add_option(p, "--threads", source=TranslateConfig, type=int, help="torch CPU threads (default: all cores)")
     add_option(

@@ -24,6 +24,10 @@ from ..errors import ConfigError
 MIN_AREA_RATIO = 0.1
 #: rows of the bands that :func:`warp_where` looks up one box of
 WHERE_BAND = 16
+#: the mesh engine's dead band (pixels, see :func:`backward_map`): a Lanczos lookup shifted by a
+#: fraction of a pixel keeps 0.98 of the Laplacian variance at 0.1 px both ways, 0.88 at 0.25 and 0.75
+#: at 0.5 (movie-hello's face); most of a face barely moves under an edit, and was softened for nothing
+DEADBAND = 0.3
 #: rounds in which the fold guard evens out the motion of a folding triangle's corners before it damps it
 EVENING_ROUNDS = 24
 
@@ -118,12 +122,17 @@ def backward_map(
     region: tuple[int, int, int, int],
     stride: int = 2,
     smooth: float = 0.0,
+    deadband: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(map_x, map_y) float32 [y1 - y0, x1 - x0]: for every pixel of ``region`` (x0, y0, x1, y1) in the
     output, the frame coordinate it comes from. Piecewise affine over ``triangles`` placed at ``dst``;
     pixels outside every triangle map to themselves. ``smooth`` (grid cells) blurs the displacement:
     no visible kink along triangle edges, but more pixels shifted by a fraction and so resampled (off by
-    default: the map is already bilinear between grid points)."""
+    default: the map is already bilinear between grid points). ``deadband`` (pixels): every grid
+    point's displacement is shortened by this much, and one shorter is dropped, so that a pixel the
+    warp would move by a fraction of a pixel (and so blur, see :data:`DEADBAND`) is kept as it is;
+    the map stays continuous, and cannot fold where the displacement changes by less than a pixel per
+    pixel (a shortening along the displacement and a shrinking across it only weaken its gradient)."""
     x0, y0, x1, y1 = region
     w, h = x1 - x0, y1 - y0
     if w <= 0 or h <= 0:
@@ -137,6 +146,9 @@ def backward_map(
     q = np.stack([x0 + cell % gw * stride, y0 + cell // gw * stride], -1)
     disp = np.zeros((gh * gw, 2), np.float32)
     disp[cell] = base[tid] + u[:, None] * e1[tid] + v[:, None] * e2[tid] - q
+    if deadband > 0:
+        length = np.sqrt((disp**2).sum(1))
+        disp *= (np.clip(length - deadband, 0.0, None) / np.maximum(length, 1e-6))[:, None]
     disp = disp.reshape(gh, gw, 2)
     if smooth > 0:
         disp = cv2.GaussianBlur(disp, (0, 0), smooth, borderType=cv2.BORDER_REPLICATE)

@@ -41,6 +41,9 @@ class VideoWriter:
       MP4 allows its codec (:data:`MP4_AUDIO_COPY_CODECS`), otherwise transcoded to AAC. Its
       timestamps are shifted so that the source's first video frame (if it has video) lines up with
       the first written frame. Audio longer than the video is kept whole.
+    * ``deadzones``: x264's quantisation dead zones (inter, intra). None keeps x264's own (21, 11),
+      which round fine texture (skin pores, film grain) to nothing; smaller ones keep it, at the cost
+      of more bits (see docs/media.md).
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class VideoWriter:
         preset: str = "veryfast",
         threads: int | None = None,
         sample_aspect_ratio: Fraction | None = None,
+        deadzones: tuple[int, int] | None = None,
     ) -> None:
         try:
             fps_value = float(fps)
@@ -68,6 +72,9 @@ class VideoWriter:
             raise ConfigError(f"crf must be between 0 and 51, got {crf}")
         if preset not in X264_PRESETS:
             raise ConfigError(f"unknown x264 preset {preset!r}; choose one of {', '.join(X264_PRESETS)}")
+        if deadzones is not None and (len(deadzones) != 2 or not all(0 <= int(d) <= 32 for d in deadzones)):
+            raise ConfigError(f"deadzones must be two integers (inter, intra) in [0, 32], got {deadzones!r}")
+        self.deadzones = None if deadzones is None else (int(deadzones[0]), int(deadzones[1]))
         if sample_aspect_ratio is not None and not sample_aspect_ratio > 0:
             raise ConfigError(f"sample aspect ratio must be positive, got {sample_aspect_ratio}")
         self.path = Path(path)
@@ -114,6 +121,9 @@ class VideoWriter:
             options = {"crf": str(crf), "preset": preset}
             if self.threads is not None:
                 options["threads"] = str(int(self.threads))
+            if self.deadzones is not None:
+                options["x264-params"] = f"deadzone-inter={self.deadzones[0]}:deadzone-intra={self.deadzones[1]}"
+
             video = self._out.add_stream("libx264", rate=rate, options=options)
             video.width, video.height, video.pix_fmt = self.width, self.height, self.pix_fmt
             ctx = video.codec_context

@@ -17,7 +17,10 @@ from ..faces import CropConfig, MaskMode, PasteMode, TrackerConfig
 #: the engines: mesh = training-free warp of the real face (default), model = a learned generator
 ENGINES = ("mesh", "model")
 #: default x264 quality of each engine's output (see TranslateConfig.crf)
-MODEL_CRF, MESH_CRF = 18, 12
+MODEL_CRF, MESH_CRF = 18, 14
+#: x264's quantisation dead zones (inter, intra) for the mesh engine's output: small ones keep the
+#: source's fine texture, which x264's own (21, 11) round away (see TranslateConfig.crf)
+MESH_DEADZONES = (6, 4)
 #: crop margin used when the checkpoint does not record one (the face cache's default)
 DEFAULT_CROP_PADDING = 0.1
 
@@ -80,8 +83,11 @@ class TranslateConfig:
     #: grow the pasted region beyond the face-mesh hull by this fraction of the crop side (jaw movement)
     paste_grow: float = 0.06
     #: x264 quality of the output (0 = lossless, 18 = visually lossless, 51 = worst) and speed preset.
-    #: None = 18 for the learned engine, 12 for the mesh engine (whose output keeps the source's own
-    #: detail: at 18 the re-encoding alone took 11% of movie-hello's face sharpness, at 12 6%)
+    #: None = 18 for the learned engine, 14 for the mesh engine. The mesh engine's output keeps the
+    #: source's own detail, so it is encoded with small dead zones (:data:`MESH_DEADZONES`): re-encoded
+    #: unchanged, movie-hello's face kept 0.94 of its Laplacian variance at crf 12 with x264's own dead
+    #: zones (the setting until 2026-12-05) and keeps 1.00 at crf 14 with these, at the same PSNR and
+    #: with 30% more bits (docs/media.md)
     crf: int | None = None
     preset: str = "veryfast"
     #: CPU threads for torch (None = torch's default: all cores)
@@ -149,6 +155,10 @@ class TranslateConfig:
     def crf_for(self, engine: str) -> int:
         """The x264 quality used by ``engine``."""
         return self.crf if self.crf is not None else (MESH_CRF if engine == "mesh" else MODEL_CRF)
+
+    def deadzones_for(self, engine: str) -> tuple[int, int] | None:
+        """The x264 dead zones used by ``engine`` (None: x264's own)."""
+        return MESH_DEADZONES if engine == "mesh" else None
 
     def engine_for(self, translator_given: bool = False) -> str:
         """The engine this run uses."""

@@ -26,7 +26,7 @@ from ..expression.action_units import EYE_L_LOWER, EYE_L_UPPER, EYE_R_LOWER, EYE
 from ..expression.fit import FIT_AUS, ExpressionFit, fit_expression, opening_gain, prototype
 from ..expression.intensity import IntensitySchedule
 from ..faces.mesh import FACE_OVAL
-from ..faces.warp import backward_map, fold_guard, triangulate, warp_where
+from ..faces.warp import DEADBAND, backward_map, fold_guard, triangulate, warp_where
 from .mouth_donor import MouthDonors, borrow_mouth, choose_donors, inner_opening
 
 #: the pasted region: the face outline scaled this much around its centre (the warp fades out between
@@ -316,7 +316,7 @@ class MeshEngine:
         guard = fold_guard(src, dst, plan.triangles)
         stats = FrameEdit(region=region, damped=guard.damped, would_flip=guard.would_flip, flipped=guard.flipped)
         mask = _paste_mask(oval, region, size)
-        map_x, map_y = backward_map(src, guard.dst, plan.triangles, region)
+        map_x, map_y = backward_map(src, guard.dst, plan.triangles, region, deadband=DEADBAND)
         # only the pixels the paste takes are looked up (each pixel's lookup is its own)
         pixels = rgb[y0:y1, x0:x1].copy()
         warp_where(rgb, map_x, map_y, mask > 0, pixels)

@@ -92,6 +92,7 @@ def translate_mesh(
     side_by_side: Path | None = None,
     crf: int = 18,
     preset: str = "veryfast",
+    deadzones: tuple[int, int] | None = None,
     progress: bool = True,
     on_progress: Progress | None = None,
 ) -> MeshRun:
@@ -99,7 +100,8 @@ def translate_mesh(
     photo (same format out, its alpha channel kept). Nothing is written unless everything succeeded.
 
     A video cut short is edited as far as it decodes, and a variable frame rate is written at its
-    average rate; ``notes`` says so."""
+    average rate; ``notes`` says so. ``crf``, ``preset``, ``deadzones``: the x264 settings (see
+    :class:`~wav2lip_emotion.media.VideoWriter`)."""
     run = MeshRun()
     if is_image_path(input_path):
         return _translate_image(input_path, output, engine, tracker, run)
@@ -165,6 +167,7 @@ def translate_mesh(
                 crf=crf,
                 preset=preset,
                 sample_aspect_ratio=sar,
+                deadzones=deadzones,
             )
             writer = video_writer(output, width=info.width)
             stack.callback(writer.abort)

@@ -160,6 +160,7 @@ def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig
         side_by_side=config.side_by_side,
         crf=config.crf_for("mesh"),
         preset=config.preset,
+        deadzones=config.deadzones_for("mesh"),
         progress=config.progress,
         on_progress=config.on_progress,
     )
