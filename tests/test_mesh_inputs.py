@@ -152,6 +152,30 @@ def test_a_png_keeps_its_alpha_channel(tmp_path, faces, capsys):
     assert read_image_alpha(tmp_path / "opaque.png")[1] is None
 
 
+def test_interlaced_and_hdr_inputs_are_translated_with_a_note(tmp_path, faces):
+    """An interlaced file is deinterlaced before tracking and written progressive; an HDR one (PQ
+    transfer, 10 bits) is translated, with a note that its colours are not tone mapped."""
+    for name, options, pix_fmt, transfer, says in [
+        ("interlaced.mp4", {"x264-params": "interlaced=1:tff=1"}, "yuv420p", None, "interlaced input: 8 of its 8"),
+        ("hdr.mp4", {}, "yuv420p10le", 16, "HDR input (PQ)"),
+    ]:
+        src = tmp_path / name
+        with av.open(str(src), "w") as container:
+            stream = container.add_stream("libx264", rate=30, options=options)
+            stream.width, stream.height, stream.pix_fmt = faces[0].shape[1], faces[0].shape[0], pix_fmt
+            if transfer is not None:
+                stream.codec_context.color_trc = transfer
+            for rgb in faces:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+            container.mux(stream.encode())
+        assert (probe_video(src).hdr is not None) == (transfer is not None)
+        result = translate(src, tmp_path / f"out_{name}")
+        assert result.frames == FRAMES and result.faces == FRAMES
+        assert sum(says in note for note in result.notes) == 1, result.notes
+        with VideoReader(tmp_path / f"out_{name}") as reader:
+            assert sum(1 for _ in reader) == FRAMES and reader.deinterlaced == 0  # written progressive
+
+
 def test_the_mesh_engines_encoder_keeps_the_faces_fine_texture(tmp_path):
     """movie-hello's first 40 frames re-encoded unchanged: x264's own dead zones at crf 12 (the mesh
     engine's settings until 2026-12-05) rounded away part of the face's finest texture, so every edit

@@ -479,6 +479,44 @@ def test_writer_rejects_bad_frames_and_empty_output(tmp_path):
         VideoWriter(tmp_path / "no" / "dir" / "x.mp4", 25, 64, 48)
 
 
+def interlaced_frames(n: int, h: int = 96, w: int = 128) -> list[np.ndarray]:
+    """What a field-based camera records of a white bar moving right: the even rows (top field) at
+    time k, the odd rows (bottom field) half a frame later, 6 px further on, so each frame is combed."""
+    frames = []
+    for k in range(n):
+        rgb = np.full((h, w, 3), 30, np.uint8)
+        for rows, x in ((slice(0, None, 2), 12 * k), (slice(1, None, 2), 12 * k + 6)):
+            rgb[rows, 10 + x : 34 + x] = 230
+        frames.append(rgb)
+    return frames
+
+
+def combing(rgb: np.ndarray) -> float:
+    """Mean distance of each odd row from the mean of the rows above and below it (grey levels)."""
+    g = rgb[..., 1].astype(np.float64)
+    return float(np.abs(g[1:-1:2] - (g[0:-2:2] + g[2::2]) / 2).mean())
+
+
+def test_interlaced_video_is_deinterlaced_frame_for_frame(tmp_path):
+    """An interlaced H.264 file (fields half a frame apart): the reader deinterlaces it (bwdif), one
+    frame per frame at the same times, and the combing is gone; ``deinterlace=False`` gives the frames
+    as decoded, and a progressive file is read as it was."""
+    path = encode(tmp_path / "i.mp4", interlaced_frames(8), options={"x264-params": "interlaced=1:tff=1", "crf": "10"})
+    reader = VideoReader(path)
+    frames = list(reader)
+    raw = list(VideoReader(path, deinterlace=False))
+    assert reader.deinterlaced == 8 and len(frames) == len(raw) == 8
+    assert [f.time for f in frames] == pytest.approx([k / 25 for k in range(8)])
+    assert min(combing(f.rgb) for f in raw) > 15.0  # as recorded (18.8)
+    assert max(combing(f.rgb) for f in frames) < 0.1 * min(combing(f.rgb) for f in raw)
+    progressive = encode(tmp_path / "p.mp4", [smooth(i, 48, 64) for i in range(6)])
+    plain = VideoReader(progressive)
+    assert all(
+        np.array_equal(a.rgb, b.rgb) for a, b in zip(plain, VideoReader(progressive, deinterlace=False), strict=True)
+    )
+    assert plain.deinterlaced == 0
+
+
 def test_bad_dead_zones_are_refused_before_anything_is_written(tmp_path):
     for bad in [(6,), (40, 4), (-1, 4)]:
         with pytest.raises(ConfigError, match="deadzones must be two integers"):

@@ -31,7 +31,9 @@ class VideoInfo:
     then yield a few frames more or fewer. ``rotation`` is the clockwise angle (0, 90, 180 or 270) the
     stored frames are turned by for display; readers return frames already turned.
     ``sample_aspect_ratio`` is the shape of a pixel of those turned frames (width / height; 1 for square
-    pixels, 4/3 for an anamorphic 480x360 picture shown at 640x360).
+    pixels, 4/3 for an anamorphic 480x360 picture shown at 640x360). ``hdr`` is "PQ" or "HLG" when the
+    stream says its colours use a high-dynamic-range transfer (SMPTE ST 2084 or ARIB STD-B67), else
+    None: frames are read as 8-bit RGB without tone mapping (see docs/media.md).
     """
 
     path: Path
@@ -47,6 +49,11 @@ class VideoInfo:
     audio_codec: str | None
     audio_sample_rate: int | None
     sample_aspect_ratio: Fraction = Fraction(1)
+    hdr: str | None = None
+
+
+#: FFmpeg's colour transfer characteristics (AVColorTransferCharacteristic) that are high dynamic range
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,7 @@ def probe_oriented(path: Path) -> tuple[VideoInfo, Orientation]:
             audio_codec=audio.codec_context.name if audio is not None else None,
             audio_sample_rate=(audio.codec_context.sample_rate or None) if audio is not None else None,
             sample_aspect_ratio=sar,
+            hdr=HDR_TRANSFERS.get(int(stream.codec_context.color_trc or 0)),
         )
     return info, orientation
 

@@ -51,6 +51,12 @@ class VideoReader:
     raises. After an iteration, ``ended_early`` says (one phrase) why the frames stopped before the
     length the file's header gives, or is None.
 
+    **Interlaced video** (frames the decoder flags as interlaced, as broadcast and camcorder 1080i/576i
+    footage is) is deinterlaced with FFmpeg's ``bwdif`` filter, one frame out per frame in (the frame
+    rate and timestamps kept; frames flagged progressive pass unchanged), so that no combing reaches a
+    face tracker or an output; ``deinterlaced`` counts those frames. ``deinterlace=False`` yields the
+    frames as decoded.
+
     Use as a context manager (or call :meth:`close`) to release an iteration that was not run to the
     end; each ``iter()`` opens the file anew.
     """
@@ -63,6 +69,7 @@ class VideoReader:
         threads: int | None = None,
         *,
         allow_truncated: bool = False,
+        deinterlace: bool = True,
     ) -> None:
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ConfigError(f"output frame rate must be a positive number, got {fps!r}")
@@ -76,6 +83,9 @@ class VideoReader:
         #: decoder threads (None = one per core, at most 8); 1 decodes on the calling thread only
         self.threads = threads
         self.allow_truncated = allow_truncated
+        self.deinterlace = deinterlace
+        #: frames of the last iteration that were interlaced and deinterlaced (see the class docstring)
+        self.deinterlaced = 0
         #: why the last iteration's frames stopped short of the header's length (None: they did not)
         self.ended_early: str | None = None
         self._iterations: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -116,7 +126,11 @@ class VideoReader:
                 stream.thread_type = "AUTO"
                 stream.thread_count = self.threads or min(os.cpu_count() or 1, _MAX_DECODE_THREADS)
             self.ended_early = None
-            decoded = self._checked(_timed(container, stream, self.path, self.info.fps))
+            self.deinterlaced = 0
+            frames = _video_frames(container, stream, self.path)
+            if self.deinterlace:
+                frames = self._progressive(frames, stream)
+            decoded = self._checked(_timed(frames, stream, self.info.fps))
             if not self._resample:
                 for index, (t, _, frame) in enumerate(decoded):
                     if index >= limit:
@@ -146,6 +160,35 @@ class VideoReader:
                     yield Frame(index=k, time=k * step, rgb=self._rgb(prev[2]))
                     k += 1
 
+    def _progressive(self, frames: Iterator[Any], stream: Any) -> Iterator[Any]:
+        """``frames`` with the interlaced ones deinterlaced (bwdif, one frame per frame): from the first
+        interlaced frame on, every frame goes through the filter, which passes progressive ones as they
+        are and holds one frame back (released at the end)."""
+        import av
+
+        graph = None
+        try:
+            for frame in frames:
+                if graph is None and not frame.interlaced_frame:
+                    yield frame
+                    continue
+                if graph is None:
+                    graph = av.filter.Graph()
+                    source = graph.add_buffer(template=stream)
+                    bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
+                    sink = graph.add("buffersink")
+                    source.link_to(bwdif)
+                    bwdif.link_to(sink)
+                    graph.configure()
+                self.deinterlaced += int(frame.interlaced_frame)
+                graph.push(frame)
+                yield from _pulled(graph)
+            if graph is not None:
+                graph.push(None)
+                yield from _pulled(graph)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise MediaError(f"{self.path}: cannot deinterlace its video ({describe_av_error(exc)})") from None
+
     def _checked(self, decoded: Iterator[tuple[float, float, Any]]) -> Iterator[tuple[float, float, Any]]:
         """``decoded`` as it is; at its end, ``ended_early`` is set when it stopped well short of the
         header's length (a cut Matroska file ends without a damaged packet)."""
@@ -165,23 +208,38 @@ class VideoReader:
             self.ended_early = f"its frames stop at {end:.2f} s of the {self.info.duration:.2f} s its header gives"
 
 
-def _timed(container: Any, stream: Any, path: Path, nominal_fps: float) -> Iterator[tuple[float, float, Any]]:
-    """(seconds since the first frame, the frame's own duration or 0, av.VideoFrame) in display order.
+def _pulled(graph: Any) -> Iterator[Any]:
+    """The frames a filter graph has ready."""
+    import av
+
+    while True:
+        try:
+            yield graph.pull()
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return
+
+
+def _timed(frames: Iterator[Any], stream: Any, nominal_fps: float) -> Iterator[tuple[float, float, Any]]:
+    """(seconds since the first frame, the frame's own duration or 0, av.VideoFrame) in display order,
+    for ``frames`` decoded from ``stream``.
 
     Timestamps never go backwards (a frame stamped earlier than its predecessor gets the same time);
     a frame without a timestamp is placed one nominal frame interval after the previous one.
     """
-    tb = stream.time_base or Fraction(1, 1_000_000)
+    stream_tb = stream.time_base or Fraction(1, 1_000_000)
     nominal = 1.0 / nominal_fps
-    first_pts: int | None = None
+    first: Fraction | None = None
     prev_t: float | None = None
-    for frame in _video_frames(container, stream, path):
+    for frame in frames:
+        # a decoded frame counts in the stream's time base, a deinterlaced one in the filter's
+        tb = frame.time_base or stream_tb
         if frame.pts is None:
             t = prev_t + nominal if prev_t is not None else 0.0
         else:
-            if first_pts is None:
-                first_pts = frame.pts
-            t = float((frame.pts - first_pts) * tb)
+            at = frame.pts * tb
+            if first is None:
+                first = at
+            t = float(at - first)
         if prev_t is not None:
             t = max(t, prev_t)
         prev_t = t

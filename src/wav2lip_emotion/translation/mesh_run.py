@@ -131,7 +131,7 @@ def translate_mesh(
         run.frames = len(valid)
         if run.frames == 0:
             raise MediaError(f"{input_path}: has no video frames that decode" + _why(reader.ended_early))
-        run.notes.extend(_input_notes(input_path, info, reader.ended_early, times))
+        run.notes.extend(_input_notes(input_path, info, reader.ended_early, times, reader.deinterlaced))
         run.faces = int(valid.sum())
         run.missing = [int(i) for i in np.flatnonzero(~valid)]
         if run.faces == 0:
@@ -255,8 +255,11 @@ def _why(reason: str | None) -> str:
     return f" ({reason})" if reason else ""
 
 
-def _input_notes(input_path: Path, info: VideoInfo, ended_early: str | None, times: np.ndarray) -> list[str]:
-    """Notes on a video that ended before its header's length, or has a variable frame rate."""
+def _input_notes(
+    input_path: Path, info: VideoInfo, ended_early: str | None, times: np.ndarray, deinterlaced: int = 0
+) -> list[str]:
+    """Notes on a video that ended before its header's length, has a variable frame rate, is interlaced
+    or is HDR."""
     notes = []
     if ended_early:
         notes.append(f"{input_path} ended early{_why(ended_early)}: the output has the {len(times)} frames that decode")
@@ -265,6 +268,16 @@ def _input_notes(input_path: Path, info: VideoInfo, ended_early: str | None, tim
         notes.append(
             f"variable frame rate input: its {len(times)} frames are written at their average rate, "
             f"{info.fps:.3f} fps (each within {1000 * drift:.0f} ms of its own time)"
+        )
+    if deinterlaced:
+        notes.append(
+            f"interlaced input: {deinterlaced} of its {len(times)} frames were deinterlaced (bwdif, one frame "
+            "per frame); the output is progressive"
+        )
+    if info.hdr:
+        notes.append(
+            f"HDR input ({info.hdr}): it is read and written as 8-bit BT.709 without tone mapping, so the "
+            "whole picture looks flatter and paler than the original; convert it to SDR first for a faithful result"
         )
     return notes
 
