@@ -4,6 +4,7 @@ the encoder settings that keep a real face's fine texture."""
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -174,6 +175,60 @@ def test_interlaced_and_hdr_inputs_are_translated_with_a_note(tmp_path, faces):
         assert sum(says in note for note in result.notes) == 1, result.notes
         with VideoReader(tmp_path / f"out_{name}") as reader:
             assert sum(1 for _ in reader) == FRAMES and reader.deinterlaced == 0  # written progressive
+
+
+def test_a_face_track_file_replaces_the_tracking_pass(tmp_path, faces, monkeypatch, capsys):
+    """`faces VIDEO --json F` once, then `translate VIDEO --faces F` for each emotion: the mesh engine
+    reads the faces (468 points with depth) instead of tracking them, and gives the tracked run's
+    result; a file made from another video, or by the old 2D `faces --json`, is a one-line error and
+    nothing is written."""
+    import json
+
+    def clip(name: str, frames: list[np.ndarray]) -> Path:
+        path = tmp_path / name
+        with VideoWriter(path, 30, frames[0].shape[1], frames[0].shape[0], crf=12) as writer:
+            for rgb in frames:
+                writer.write(rgb)
+        return path
+
+    src = clip("src.mp4", faces)
+    track = tmp_path / "faces.json"
+    assert main(["faces", str(src), "--json", str(track), "-q"]) == 0
+    capsys.readouterr()
+    tracked = translate(src, tmp_path / "tracked.mp4")
+
+    def no_tracking(*args, **kwargs):
+        raise AssertionError("the tracker ran")
+
+    monkeypatch.setattr(FaceTracker, "update", no_tracking)
+    out = tmp_path / "from_file.mp4"
+    result = wav2lip_emotion.translate(src, out, "happy", occluders=False, progress=False, faces=track)
+    assert result.frames == result.faces == FRAMES
+    assert any("not tracked" in note for note in result.notes)
+    with VideoReader(out) as a, VideoReader(tmp_path / "tracked.mp4") as b:
+        diffs = [np.abs(x.rgb.astype(np.int16) - y.rgb).mean() for x, y in zip(a, b, strict=True)]
+    assert tracked.frames == FRAMES and max(diffs) < 1.0  # the file's landmarks are rounded to 0.01 px
+
+    for name, frames, says in [
+        ("longer.mp4", faces + faces[:2], "covers 8 frames, .* has more"),
+        ("shorter.mp4", faces[:6], "covers 8 frames, .* has 6"),
+    ]:
+        bad = tmp_path / f"out_{name}"
+        args = ["translate", str(clip(name, frames)), "-o", str(bad), "--to", "sad", "--faces", str(track), "-q"]
+        assert main(args) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and re.search(says, err[0]) and "made from this video" in err[0], err
+        assert not bad.exists()
+    flat = json.loads(track.read_text())
+    for record in flat["frames"]:
+        record["landmarks"] = [point[:2] for point in record["landmarks"]]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(flat))
+    bad = tmp_path / "out_old.mp4"
+    assert main(["translate", str(src), "-o", str(bad), "--to", "sad", "--faces", str(old), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "468x2" in err[0] and "468x3" in err[0], err
+    assert not bad.exists()
 
 
 def test_the_mesh_engines_encoder_keeps_the_faces_fine_texture(tmp_path):

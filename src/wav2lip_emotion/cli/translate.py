@@ -109,7 +109,8 @@ def _translate_options(p: argparse.ArgumentParser) -> None:
         "--faces",
         source=TranslateConfig,
         metavar="JSON",
-        help="face track from `wav2lip-emotion faces INPUT --json F`",
+        help="face track from `wav2lip-emotion faces INPUT --json F` instead of tracking here: track once, then "
+        "translate the same video to several emotions (the mesh engine then decodes it once, not twice)",
     )
     add_option(
         p,

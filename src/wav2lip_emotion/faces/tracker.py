@@ -103,7 +103,8 @@ class FaceObservation:
             "box": None if self.box is None else [round(float(v), 2) for v in self.box],
         }
         if landmarks:
-            out["landmarks"] = None if self.landmarks is None else np.round(self.landmarks[:, :2], 2).tolist()
+            # x, y (pixels) and z (relative depth): the mesh engine fits the head pose in 3D from them
+            out["landmarks"] = None if self.landmarks is None else np.round(self.landmarks[:, :3], 2).tolist()
         return out
 
 

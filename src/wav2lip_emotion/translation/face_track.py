@@ -45,9 +45,46 @@ class FaceTrackFile:
         try:
             box = np.asarray(rec["box"], dtype=np.float64).reshape(4)
             lm = rec.get("landmarks")
-            landmarks = None if lm is None else np.asarray(lm, dtype=np.float64).reshape(-1, 2)
+            landmarks = None if lm is None else np.asarray(lm, dtype=np.float64)
+            if landmarks is not None and (landmarks.ndim != 2 or landmarks.shape[1] not in (2, 3)):
+                raise ValueError("landmarks are not [N, 2] or [N, 3]")
         except (TypeError, ValueError):
             raise TranslationError(f"{self.path}: frame {index} has a malformed box or landmarks") from None
-        if landmarks is not None:
+        if landmarks is not None and landmarks.shape[1] == 2:  # written before depth was kept (2026-12-05)
             landmarks = np.concatenate([landmarks, np.zeros((len(landmarks), 1))], axis=1)
-        return FaceObservation(index, time_s, True, box=box, landmarks=landmarks, score=float(rec.get("score", 1.0)))
+        return FaceObservation(
+            index,
+            time_s,
+            True,
+            box=box,
+            landmarks=landmarks,
+            score=float(rec.get("score", 1.0)),
+            track=int(rec.get("track", 0)),
+        )
+
+    def mesh_track(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the mesh engine's tracking pass gives (see :func:`~.mesh_run.track_faces`), from the file:
+        (landmarks [n, 468, 3], found [n], times [n], tracks [n]) for its ``count`` frames. Needs the 468
+        mesh points with their depth (``faces --json`` since 2026-12-05): the engine fits the head's pose
+        in 3D, and a flat mesh would take a turn of the head for an expression."""
+        n = self.count
+        landmarks = np.zeros((n, 468, 3), np.float32)
+        valid = np.zeros(n, bool)
+        times = np.zeros(n)
+        tracks = np.full(n, -1, np.int64)
+        for i in range(n):
+            rec = self.frames.get(i)
+            if rec is None:
+                raise TranslationError(f"{self.path}: has no record for frame {i} of its {n}")
+            times[i] = float(rec.get("time", 0.0))
+            if not rec.get("found") or rec.get("landmarks") is None:
+                continue
+            lm = np.asarray(rec["landmarks"], dtype=np.float64) if isinstance(rec["landmarks"], list) else None
+            if lm is None or lm.shape != (468, 3):
+                shape = "?" if lm is None else "x".join(map(str, lm.shape))
+                raise TranslationError(
+                    f"{self.path}: frame {i} has landmarks of shape {shape}, the mesh engine needs the 468 mesh points "
+                    "with depth (468x3): make the file again with `wav2lip-emotion faces VIDEO --json`"
+                )
+            landmarks[i], valid[i], tracks[i] = lm, True, int(rec.get("track", 0))
+        return landmarks, valid, times, tracks

@@ -27,6 +27,7 @@ from ..errors import ConfigError, MediaError, TranslationError
 from ..faces import FaceTracker
 from ..media import VideoInfo, VideoReader, VideoWriter, is_image_path, probe_video, read_image_alpha, write_image
 from ..media.images import ALPHA_SUFFIXES
+from .face_track import FaceTrackFile
 from .mesh_engine import FrameEdit, MeshEngine, MeshPlan, ShotPlans, Warped
 
 
@@ -95,13 +96,17 @@ def translate_mesh(
     deadzones: tuple[int, int] | None = None,
     progress: bool = True,
     on_progress: Progress | None = None,
+    faces: FaceTrackFile | None = None,
 ) -> MeshRun:
     """Edit a video (H.264 MP4 out, the input's audio copied when it has any, its pixel aspect kept) or a
     photo (same format out, its alpha channel kept). Nothing is written unless everything succeeded.
 
     A video cut short is edited as far as it decodes, and a variable frame rate is written at its
     average rate; ``notes`` says so. ``crf``, ``preset``, ``deadzones``: the x264 settings (see
-    :class:`~wav2lip_emotion.media.VideoWriter`)."""
+    :class:`~wav2lip_emotion.media.VideoWriter`). ``faces``: the video's face track from ``faces --json``,
+    used instead of the tracking pass (the video is then decoded once); it must cover every frame."""
+    if faces is not None and is_image_path(input_path):
+        raise ConfigError(f"{faces.path}: a face-track file is for a video; {input_path} is a photo")
     run = MeshRun()
     if is_image_path(input_path):
         return _translate_image(input_path, output, engine, tracker, run)
@@ -109,11 +114,12 @@ def translate_mesh(
     run.width, run.height, run.fps = info.width, info.height, info.fps
     run.has_audio, run.audio_codec = info.has_audio, info.audio_codec
     total = info.frame_count or None
+    passes = 1 if faces is not None else 2
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=2 * total if total else None, unit="frame", desc="mesh engine", dynamic_ncols=True)
+        bar = tqdm(total=passes * total if total else None, unit="frame", desc="mesh engine", dynamic_ncols=True)
     done = [0]
 
     def tick() -> None:
@@ -121,17 +127,23 @@ def translate_mesh(
         if bar is not None:
             bar.update(1)
         if on_progress is not None:
-            on_progress(done[0], 2 * total if total else None)
+            on_progress(done[0], passes * total if total else None)
 
     try:
         t0 = time.perf_counter()
-        with VideoReader(input_path, allow_truncated=True) as reader, prefetched(reader) as frames:
-            landmarks, valid, times, tracks = track_faces(frames, tracker, tick)
+        if faces is None:
+            with VideoReader(input_path, allow_truncated=True) as reader, prefetched(reader) as frames:
+                landmarks, valid, times, tracks = track_faces(frames, tracker, tick)
+        else:
+            landmarks, valid, times, tracks = faces.mesh_track()
         run.track_seconds = time.perf_counter() - t0
         run.frames = len(valid)
-        if run.frames == 0:
-            raise MediaError(f"{input_path}: has no video frames that decode" + _why(reader.ended_early))
-        run.notes.extend(_input_notes(input_path, info, reader.ended_early, times, reader.deinterlaced))
+        if faces is None:
+            if run.frames == 0:
+                raise MediaError(f"{input_path}: has no video frames that decode" + _why(reader.ended_early))
+            run.notes.extend(_input_notes(input_path, info, reader.ended_early, times, reader.deinterlaced))
+        else:
+            run.notes.append(f"faces read from {faces.path} (not tracked)")
         run.faces = int(valid.sum())
         run.missing = [int(i) for i in np.flatnonzero(~valid)]
         if run.faces == 0:
@@ -147,7 +159,7 @@ def translate_mesh(
                 "may bring someone else)"
             )
         if total is not None and bar is not None and total != run.frames:
-            bar.total = 2 * run.frames
+            bar.total = passes * run.frames
         run.borrowed = _read_donors(input_path, plan)
         if run.borrowed:
             shown = ", ".join(str(j) for j in run.borrowed[:8]) + (", ..." if len(run.borrowed) > 8 else "")
@@ -188,6 +200,8 @@ def translate_mesh(
             pending: Future[None] | None = None
             if run.borrowed:
                 frames = _keeping_donors(frames, plan)
+            decoded = [0]  # frames decoded: one more than the clip's when a video outlasts its face-track file
+            frames = _counted(frames, decoded)
             warps = _warped_ahead(frames, engine, plan, landmarks, valid, workers, run.frames)
             for frame, warped in stack.enter_context(contextlib.closing(warps)):
                 i = frame.index
@@ -199,6 +213,13 @@ def translate_mesh(
                 tick()
             if pending is not None:
                 pending.result()
+            if faces is not None and decoded[0] != run.frames:
+                raise TranslationError(
+                    f"{faces.path}: covers {run.frames} frames, {input_path} has "
+                    f"{decoded[0] if decoded[0] < run.frames else 'more'}; was it made from this video? "
+                    "Nothing was written"
+                )
+                run.notes.extend(_input_notes(input_path, info, reader.ended_early, times, reader.deinterlaced))
             if side is not None:
                 side.close()
             writer.close()
@@ -248,6 +269,13 @@ def _keeping_donors(frames: Iterable[Any], plan: MeshPlan | ShotPlans) -> Iterat
             p, j, _ = slot
             if p.mouth is not None and j not in p.mouth.images and p.placement is not None:
                 p.mouth.keep(j, frame.rgb, p.placement[j])
+        yield frame
+
+
+def _counted(frames: Iterable[Any], count: list[int]) -> Iterator[Any]:
+    """``frames`` handed on, ``count[0]`` the number handed on so far."""
+    for frame in frames:
+        count[0] += 1
         yield frame
 
 

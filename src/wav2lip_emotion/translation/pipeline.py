@@ -140,6 +140,7 @@ def _translate_with_model(
 
 def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig) -> TranslateResult:
     """The mesh engine's run, reported like a learned model's."""
+    from .face_track import FaceTrackFile
     from .mesh_engine import MeshEngine
     from .mesh_run import check_outputs, translate_mesh
 
@@ -163,6 +164,7 @@ def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig
         deadzones=config.deadzones_for("mesh"),
         progress=config.progress,
         on_progress=config.on_progress,
+        faces=FaceTrackFile(config.faces) if config.faces is not None else None,
     )
     codec = run.audio_codec or ""
     result = TranslateResult(
