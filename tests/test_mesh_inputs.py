@@ -175,6 +175,13 @@ def test_interlaced_and_hdr_inputs_are_translated_with_a_note(tmp_path, faces):
         assert sum(says in note for note in result.notes) == 1, result.notes
         with VideoReader(tmp_path / f"out_{name}") as reader:
             assert sum(1 for _ in reader) == FRAMES and reader.deinterlaced == 0  # written progressive
+        # the same notes when the faces come from a file (the edit pass reads the input then)
+        track = tmp_path / f"{name}.json"
+        assert main(["faces", str(src), "--json", str(track), "-q"]) == 0
+        again = wav2lip_emotion.translate(
+            src, tmp_path / f"again_{name}", "happy", occluders=False, progress=False, faces=track
+        )
+        assert sum(says in note for note in again.notes) == 1, again.notes
 
 
 def test_a_face_track_file_replaces_the_tracking_pass(tmp_path, faces, monkeypatch, capsys):

@@ -219,6 +219,7 @@ def translate_mesh(
                     f"{decoded[0] if decoded[0] < run.frames else 'more'}; was it made from this video? "
                     "Nothing was written"
                 )
+            if faces is not None:  # the notes on the input come from the edit pass's reading of it
                 run.notes.extend(_input_notes(input_path, info, reader.ended_early, times, reader.deinterlaced))
             if side is not None:
                 side.close()
