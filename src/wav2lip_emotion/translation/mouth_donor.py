@@ -40,8 +40,8 @@ OPENING_STEP, POSE_STEP, KEEP_MARGIN = 0.03, 0.15, 0.5
 #: a donor may be less open than the edit aims at (a smile's parted lips closed is the edit's point)
 #: but never more open than this (IOD): a calm but open mouth lent to a frame whose lips are closed
 #: opened them in silence. On movie-hello, whose speaker hardly stops talking, the only calm frames are
-#: open (0.024-0.026) while the frames that smile at the end are closed: their lips parted, and the
-#: re-tracked mouth opening of sad fell to a correlation of 0.73 with the source's
+#: open (0.024-0.026) while the frames that smile at the end are closed: their lips parted by about a
+#: pixel (docs/mesh_engine.md, "How it works", 8)
 MAX_EXTRA_OPENING = 0.015
 #: the borrowed region: mesh points within this distance (IOD) of the mouth centre on the neutral face;
 #: their shape is the donor's fully within the inner radius, fading to the frame's own at the outer
