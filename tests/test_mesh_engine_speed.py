@@ -91,6 +91,26 @@ def test_warp_where_looks_up_only_the_masked_pixels_and_the_same_values():
     assert np.array_equal(out[:, :4], frame[y0:y1, x0 : x0 + 4])
 
 
+def test_lookup_is_lanczos_on_the_luma_and_exact_where_nothing_moves():
+    """warp_region reads a patch of the frame around its lookups (the frame's edges replicated as
+    OpenCV's remap does): its luma is a Lanczos lookup of the frame's luma, also where the map reaches
+    past the frame's edge; an identity map gives the pixels back exactly."""
+    rng = np.random.default_rng(11)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, size=(60, 80, 3), dtype=np.uint8), (0, 0), 1.2)
+    xs, ys = np.meshgrid(np.arange(0, 40, dtype=np.float32), np.arange(0, 30, dtype=np.float32))
+    same = warp_region(frame, xs + 20, ys + 10)
+    assert np.array_equal(same, frame[10:40, 20:60])
+    map_x = xs - 6 + rng.uniform(-2, 2, size=xs.shape).astype(np.float32)  # past the left edge too
+    map_y = ys - 4 + rng.uniform(-2, 2, size=ys.shape).astype(np.float32)
+    out = warp_region(frame, map_x, map_y)
+
+    def luma(rgb: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2YCrCb)[..., 0]
+
+    expected = cv2.remap(luma(frame), map_x, map_y, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
+    assert np.abs(luma(out) - np.clip(expected, 0, 255)).max() < 1.5  # rounding to uint8 RGB
+
+
 def _translate(clip: Path, out: Path, monkeypatch, threads: int, jitter: bool) -> list[np.ndarray]:
     """translate_mesh's output file and the frames it handed to the encoder."""
     written: list[np.ndarray] = []
@@ -120,13 +140,58 @@ def test_frames_warped_on_threads_give_the_sequential_edit_to_the_byte(tmp_path,
     many = _translate(clip, tmp_path / "many.mp4", monkeypatch, 3, jitter=True)
     assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "many.mp4").read_bytes()
     # ... and the frames are those of editing one frame after the other
-    with VideoReader(clip) as reader:
-        decoded = list(reader)
+    # (the tracking pass reads the frames with the fast colour conversion)
+    with VideoReader(clip) as reader, VideoReader(clip, fast_colour=True) as fast_reader:
+        decoded, fast = list(reader), list(fast_reader)
     assert len(one) == len(many) == len(decoded) > 0
-    landmarks, valid, times, _ = track_faces(decoded)
+    landmarks, valid, times, _ = track_faces(fast)
     engine = MeshEngine("happy", occluders=OccluderDetector())
     plan = engine.plan(landmarks, valid, times)
     for i, frame in enumerate(decoded):
         edited, _ = engine.edit(frame.rgb, landmarks[i], plan, i)
         assert np.array_equal(edited, one[i]) and np.array_equal(edited, many[i]), i
     assert any(not np.array_equal(a.rgb, b) for a, b in zip(decoded, one, strict=True))
+
+
+def test_a_real_hand_over_the_face_comes_out_unwarped(tmp_path):
+    """A real hand (cut from dlib's 2009_004587.jpg) pasted over the cheek of 12 frames of single_face,
+    sent through translate's whole pipeline (threads included): the edit leaves it as it went in
+    (within codec noise) while the face around it changes."""
+    from wav2lip_emotion.assets import asset_path
+    from wav2lip_emotion.faces.hands import HandDetector
+    from wav2lip_emotion.media import VideoWriter, read_image
+
+    src = read_image(asset_path("dlib_faces") / "2009_004587.jpg")
+    hand = max(HandDetector().detect(src), key=lambda h: h.box[2] - h.box[0])
+    cut = np.zeros(src.shape[:2], np.uint8)
+    cv2.fillConvexPoly(cut, np.round(hand.hull()).astype(np.int32), 1)
+    cut = cv2.dilate(cut, np.ones((9, 9), np.uint8))
+    hx0, hy0, hx1, hy1 = (hand.box + np.array([-8, -8, 8, 8])).astype(int)
+    clip, tracker, pasted = tmp_path / "hand.mp4", FaceTracker(), []
+    with VideoReader(asset_path("single_face"), max_frames=12) as reader, VideoWriter(clip, 30, 640, 360, crf=10) as w:
+        for frame in reader:
+            lm = tracker.update(frame.rgb, frame.time).landmarks
+            k = 0.8 * float(np.ptp(lm[:, 0])) / (hx1 - hx0)
+            patch = cv2.resize(src[hy0:hy1, hx0:hx1], None, fx=k, fy=k)
+            alpha = cv2.resize(cut[hy0:hy1, hx0:hx1], (patch.shape[1], patch.shape[0]), interpolation=cv2.INTER_NEAREST)
+            px, py = int(lm[50, 0] - 0.6 * patch.shape[1]), int(lm[50, 1] - 0.3 * patch.shape[0])
+            rgb, on = frame.rgb.copy(), np.zeros(frame.rgb.shape[:2], bool)
+            rgb[py : py + patch.shape[0], px : px + patch.shape[1]][alpha > 0] = patch[alpha > 0]
+            on[py : py + patch.shape[0], px : px + patch.shape[1]] = alpha > 0
+            pasted.append(cv2.erode(on.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+            w.write(rgb)
+
+    out, plain = tmp_path / "out.mp4", tmp_path / "plain.mp4"
+    run = translate_mesh(
+        clip, out, MeshEngine("happy", occluders=OccluderDetector()), tracker=FaceTracker(), progress=False
+    )
+    assert run.occluded_frames == 12
+    with VideoReader(clip) as reader, VideoWriter(plain, 30, 640, 360, crf=18) as w:  # translate_mesh's crf
+        for frame in reader:
+            w.write(frame.rgb)
+    with VideoReader(clip) as a, VideoReader(out) as b, VideoReader(plain) as c:
+        for on, x, y, z in zip(pasted, a, b, c, strict=True):
+            diff = np.abs(x.rgb.astype(int) - y.rgb).max(axis=2)
+            noise = np.abs(x.rgb.astype(int) - z.rgb).max(axis=2)[on].mean()  # re-encoding alone: 2.2
+            assert diff[on].mean() < 1.5 * noise  # the hand: codec noise (3.1; warped, it moves by 31)
+            assert diff[~on].max() > 20  # the face beside it: edited

@@ -302,6 +302,18 @@ def test_rotation_from_display_matrix(tmp_path, ccw_degrees, rotation, turn):
         assert np.abs(f.rgb.astype(np.int16) - expected).mean() < 3
 
 
+def test_fast_colour_frames_are_close_to_the_exact_ones_and_keep_rotation(tmp_path):
+    # the tracker's reading: the same frames, times and orientation, within a grey level or two
+    src = encode(tmp_path / "rot.mp4", [smooth(i, 48, 64) for i in range(4)], rotation=90)
+    with VideoReader(src) as exact, VideoReader(src, fast_colour=True) as fast:
+        pairs = list(zip(exact, fast, strict=True))
+    assert len(pairs) == 4
+    for a, b in pairs:
+        assert (a.index, a.time, a.rgb.shape) == (b.index, b.time, b.rgb.shape) and b.rgb.flags.c_contiguous
+        err = np.abs(a.rgb.astype(np.int16) - b.rgb)
+        assert 0 < err.mean() < 2.5 and np.percentile(err, 99) <= 8
+
+
 def test_rotation_from_legacy_rotate_tag(tmp_path):
     img = quadrants(32, 64)
     src = encode(tmp_path / "tag.mkv", [img] * 2, codec="ffv1", pix_fmt="yuv444p", metadata={"rotate": "90"})

@@ -150,7 +150,9 @@ def analyse_faces(
                 if preview_out is not None
                 else None
             )
-            reader = stack.enter_context(VideoReader(input_path))
+            # decoded as translate's tracking pass decodes (fast colour), so that a face track written
+            # here is the one translate would find
+            reader = stack.enter_context(VideoReader(input_path, fast_colour=True))
             for frame in reader:
                 obs = tracker.update(frame.rgb, frame.time)
                 note(obs)

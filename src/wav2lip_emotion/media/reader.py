@@ -57,6 +57,10 @@ class VideoReader:
     face tracker or an output; ``deinterlaced`` counts those frames. ``deinterlace=False`` yields the
     frames as decoded.
 
+    ``fast_colour=True`` converts to RGB with swscale's fast path (4:2:0 chroma replicated, not
+    interpolated; on single_face.mp4 2.2 -> 0.5 ms per 640x360 frame, a mean error of about 1.2 grey
+    levels): for frames that are only looked at, such as a face tracker's, never for pixels written out.
+
     Use as a context manager (or call :meth:`close`) to release an iteration that was not run to the
     end; each ``iter()`` opens the file anew.
     """
@@ -70,6 +74,7 @@ class VideoReader:
         *,
         allow_truncated: bool = False,
         deinterlace: bool = True,
+        fast_colour: bool = False,
     ) -> None:
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ConfigError(f"output frame rate must be a positive number, got {fps!r}")
@@ -84,6 +89,7 @@ class VideoReader:
         self.threads = threads
         self.allow_truncated = allow_truncated
         self.deinterlace = deinterlace
+        self.fast_colour = fast_colour
         #: frames of the last iteration that were interlaced and deinterlaced (see the class docstring)
         self.deinterlaced = 0
         #: why the last iteration's frames stopped short of the header's length (None: they did not)
@@ -109,6 +115,8 @@ class VideoReader:
     def _rgb(self, frame: Any) -> np.ndarray:
         from av.video.reformatter import Interpolation
 
+        if self.fast_colour:
+            return np.ascontiguousarray(self._orientation.apply(frame.to_ndarray(format="rgb24")))
         # full-resolution chroma interpolation with exact rounding: swscale's default fast path
         # replicates 4:2:0 chroma (mean error ~1.3 grey levels on smooth content, ~0.3 this way)
         flags = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT | Interpolation.ACCURATE_RND

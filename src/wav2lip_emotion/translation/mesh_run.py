@@ -132,7 +132,12 @@ def translate_mesh(
     try:
         t0 = time.perf_counter()
         if faces is None:
-            with VideoReader(input_path, allow_truncated=True) as reader, prefetched(reader) as frames:
+            # the tracker only looks at the frames: swscale's fast colour conversion (a third of the
+            # cost, about a grey level off) is enough there; the edit pass converts exactly
+            with (
+                VideoReader(input_path, allow_truncated=True, fast_colour=True) as reader,
+                prefetched(reader) as frames,
+            ):
                 landmarks, valid, times, tracks = track_faces(frames, tracker, tick)
         else:
             landmarks, valid, times, tracks = faces.mesh_track()
