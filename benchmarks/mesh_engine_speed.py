@@ -8,7 +8,8 @@ Prints, in one run on this machine:
    with the same encoder settings (the engine's default: crf 14 with small dead zones, preset veryfast;
    until 2026-12-05 the plain pass encoded at the writer's default crf 18, about 8% faster than the
    engine's crf 12 of then, which understated the ratio),
-   in the same process; target at 640x360: ratio >= 0.5;
+   in the same process; target at 640x360: ratio >= 0.5; also the CPU time (all threads) per frame of
+   both, whose ratio does not move with the machine's load;
 2. **the warp alone**: milliseconds per frame of ``MeshEngine.edit`` (control points, fold guard,
    backward map, remap, soft paste) on frames already decoded and tracked, and of its occluder masks;
 3. **per stage** (``--stages``): milliseconds per frame of decoding, tracking, the plan (fit and the
@@ -31,6 +32,7 @@ import contextlib
 import hashlib
 import importlib
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -70,6 +72,12 @@ def looped(out: Path, source: Path, frames: int) -> Path:
 #: compares like with like
 ENGINE_CRF, ENGINE_PRESET = TranslateConfig("happy").crf_for("mesh"), TranslateConfig("happy").preset
 ENGINE_DEADZONES = TranslateConfig("happy").deadzones_for("mesh")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process so far, user and system, all threads (decoder and x264 threads too)."""
+    t = os.times()
+    return t.user + t.system
 
 
 def plain_pass(clip: Path, out: Path) -> float:
@@ -229,8 +237,11 @@ def main() -> None:
             return
         for name, source in (("640x360", asset_path("single_face")), ("1280x720", asset_path("movie_hello"))):
             clip = looped(d / f"{name}.mp4", source, args.frames)
+            cpu0 = cpu_seconds()
             plain = plain_pass(clip, d / f"{name}_plain.mp4")
+            cpu1 = cpu_seconds()
             result = wav2lip_emotion.translate(clip, d / f"{name}_out.mp4", args.to, progress=False)
+            cpu2 = cpu_seconds()
             no_occ = wav2lip_emotion.translate(clip, d / f"{name}_out2.mp4", args.to, progress=False, occluders=False)
             fps_plain = args.frames / plain
             print(
@@ -238,6 +249,12 @@ def main() -> None:
                 f"frames/s (ratio {result.frames_per_second / fps_plain:.2f}; target >= 0.5 at 640x360), "
                 f"without occluder detection {no_occ.frames_per_second:.1f} frames/s "
                 f"(ratio {no_occ.frames_per_second / fps_plain:.2f})"
+            )
+            plain_cpu, mesh_cpu = (cpu1 - cpu0) / args.frames * 1000, (cpu2 - cpu1) / args.frames * 1000
+            print(
+                f"{name}: CPU time (all threads) decode -> encode {plain_cpu:.1f} ms/frame, mesh engine "
+                f"{mesh_cpu:.1f} ms/frame (ratio {plain_cpu / mesh_cpu:.2f}; steadier than frames/s on a "
+                f"shared machine, but blind to how well the threads overlap)"
             )
             edit_ms, occ_ms = warp_alone(clip, args.to)
             print(f"{name}: warp + paste alone {edit_ms:.1f} ms/frame (median); occluder masks {occ_ms:.1f} ms/frame")
