@@ -17,11 +17,12 @@ from wav2lip_emotion.faces.occluders import OccluderDetector
 from wav2lip_emotion.faces.warp import _hits, fold_guard, triangulate, warp_region, warp_where
 from wav2lip_emotion.media import VideoReader
 from wav2lip_emotion.media import video as media_video
+from wav2lip_emotion.media.planes import paste_rgb
 from wav2lip_emotion.translation import mesh_run
 from wav2lip_emotion.translation.mesh_engine import MeshEngine
 from wav2lip_emotion.translation.mesh_run import track_faces, translate_mesh
 
-_WRITE = media_video.VideoWriter.write
+_WRITE_PLANES = media_video.VideoWriter.write_planes
 
 
 def _brute_force(dst: np.ndarray, tris: np.ndarray, shape: tuple[int, int], origin, stride: int):
@@ -115,11 +116,11 @@ def _translate(clip: Path, out: Path, monkeypatch, threads: int, jitter: bool) -
     """translate_mesh's output file and the frames it handed to the encoder."""
     written: list[np.ndarray] = []
 
-    def keep(self, rgb):
-        written.append(np.array(rgb))
-        _WRITE(self, rgb)
+    def keep(self, planes):
+        written.append(np.array(planes))
+        _WRITE_PLANES(self, planes)
 
-    monkeypatch.setattr(media_video.VideoWriter, "write", keep)
+    monkeypatch.setattr(media_video.VideoWriter, "write_planes", keep)
     monkeypatch.setattr(mesh_run, "WARP_THREADS", threads)
     engine = MeshEngine("happy", occluders=OccluderDetector())
     if jitter:  # warps finish out of order
@@ -139,18 +140,56 @@ def test_frames_warped_on_threads_give_the_sequential_edit_to_the_byte(tmp_path,
     one = _translate(clip, tmp_path / "one.mp4", monkeypatch, 1, jitter=False)
     many = _translate(clip, tmp_path / "many.mp4", monkeypatch, 3, jitter=True)
     assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "many.mp4").read_bytes()
-    # ... and the frames are those of editing one frame after the other
-    # (the tracking pass reads the frames with the fast colour conversion)
-    with VideoReader(clip) as reader, VideoReader(clip, fast_colour=True) as fast_reader:
+    # ... and the frames are those of editing one frame after the other, written back into the decoded
+    # planes (the tracking pass reads the frames with the fast colour conversion)
+    with VideoReader(clip, keep_planes=True) as reader, VideoReader(clip, fast_colour=True) as fast_reader:
         decoded, fast = list(reader), list(fast_reader)
     assert len(one) == len(many) == len(decoded) > 0
     landmarks, valid, times, _ = track_faces(fast)
     engine = MeshEngine("happy", occluders=OccluderDetector())
     plan = engine.plan(landmarks, valid, times)
     for i, frame in enumerate(decoded):
-        edited, _ = engine.edit(frame.rgb, landmarks[i], plan, i)
-        assert np.array_equal(edited, one[i]) and np.array_equal(edited, many[i]), i
-    assert any(not np.array_equal(a.rgb, b) for a, b in zip(decoded, one, strict=True))
+        edited, stats = engine.edit(frame.rgb, landmarks[i], plan, i)
+        expected = frame.planes.copy()
+        if stats.region is not None:
+            x0, y0, x1, y1 = stats.region
+            paste_rgb(expected, stats.region, frame.rgb[y0:y1, x0:x1], edited[y0:y1, x0:x1], reader.colour)
+        assert np.array_equal(expected, one[i]) and np.array_equal(expected, many[i]), i
+    assert any(not np.array_equal(a.planes, b) for a, b in zip(decoded, one, strict=True))
+
+
+def test_the_edit_pass_encodes_the_decoded_planes_with_only_the_face_written_back(tmp_path, clip):
+    """Encoded losslessly (crf 0), every pixel outside the edited face comes out exactly as decoded, in
+    the input's own colour description; the face matches the RGB path (taken with a side-by-side video)."""
+    from wav2lip_emotion.faces.mesh import FACE_OVAL
+    from wav2lip_emotion.media.planes import split_planes
+
+    out, rgb_out, side = tmp_path / "planes.mp4", tmp_path / "rgb.mp4", tmp_path / "side.mp4"
+    translate_mesh(clip, out, MeshEngine("happy"), tracker=FaceTracker(), crf=0, progress=False)
+    translate_mesh(clip, rgb_out, MeshEngine("happy"), tracker=FaceTracker(), crf=0, side_by_side=side, progress=False)
+    with VideoReader(clip, keep_planes=True) as a, VideoReader(out, keep_planes=True) as b, VideoReader(rgb_out) as c:
+        assert a.colour is not None and b.colour == a.colour  # the input is tagged BT.709 by VideoWriter
+        frames = list(zip(a, b, c, strict=True))
+    with VideoReader(clip, fast_colour=True) as fast:
+        landmarks, _, _, _ = track_faces(fast)
+    edited = 0
+    for (src, got, via_rgb), lm in zip(frames, landmarks, strict=True):
+        (y0, u0, v0), (y1, u1, v1) = split_planes(src.planes), split_planes(got.planes)
+        moved = y0 != y1
+        oval = lm[list(FACE_OVAL), :2]
+        centre = oval.mean(0)
+        x_lo, y_lo = np.floor((centre + 1.2 * (oval - centre)).min(0)).astype(int)
+        x_hi, y_hi = np.ceil((centre + 1.2 * (oval - centre)).max(0)).astype(int)
+        inside = np.zeros_like(moved)
+        inside[max(y_lo, 0) : y_hi + 2, max(x_lo, 0) : x_hi + 2] = True
+        assert not (moved & ~inside).any(), src.index  # nothing outside the face region moved at all
+        chroma = inside.reshape(inside.shape[0] // 2, 2, -1, 2).any(axis=(1, 3))
+        assert np.array_equal(u0[~chroma], u1[~chroma]) and np.array_equal(v0[~chroma], v1[~chroma])
+        edited += int(moved.any())
+        # the face is the RGB path's, within a rounding step or two
+        face = (slice(max(y_lo, 0), y_hi), slice(max(x_lo, 0), x_hi))
+        assert np.abs(got.rgb[face].astype(int) - via_rgb.rgb[face]).mean() < 1.0
+    assert edited >= len(frames) - 2
 
 
 def test_a_real_hand_over_the_face_comes_out_unwarped(tmp_path):

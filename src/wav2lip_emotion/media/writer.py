@@ -20,6 +20,7 @@ from ..atomic import new_file_mode
 from ..errors import ConfigError, MediaError
 from .audio_mux import MP4_AUDIO_COPY_CODECS, add_copied_stream, copied_packets, source_offset, transcoded_packets
 from .avio import describe_av_error, open_input, remove_quietly
+from .planes import BT709, Colour
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -30,7 +31,10 @@ class VideoWriter:
     * ``yuv420p`` when ``width`` and ``height`` are even; for an odd size ``yuv444p`` (H.264 High 4:4:4
       profile), because 4:2:0 H.264 cannot describe an odd picture size: the file decodes back to
       exactly ``width`` x ``height``, though some hardware players refuse 4:4:4.
-    * Colours are converted with BT.709 coefficients, limited range, and tagged so in the stream.
+    * Colours are converted with BT.709 coefficients, limited range, and tagged so in the stream; or
+      with those of ``colour`` (a :class:`~wav2lip_emotion.media.planes.Colour`, e.g. the input's
+      ``VideoReader.colour``), tagged with its codes, so that planes handed to :meth:`write_planes`
+      as they were decoded are shown as their source is.
     * The file is written to a temporary name in the destination directory (``tempfile.mkstemp``) and
       renamed to ``path`` only when :meth:`close` succeeds. If an exception leaves the ``with`` block
       (or :meth:`abort` is called) the temporary file is removed and ``path`` is neither created nor
@@ -59,6 +63,7 @@ class VideoWriter:
         threads: int | None = None,
         sample_aspect_ratio: Fraction | None = None,
         deadzones: tuple[int, int] | None = None,
+        colour: Colour | None = None,
     ) -> None:
         try:
             fps_value = float(fps)
@@ -74,6 +79,7 @@ class VideoWriter:
             raise ConfigError(f"unknown x264 preset {preset!r}; choose one of {', '.join(X264_PRESETS)}")
         if deadzones is not None and (len(deadzones) != 2 or not all(0 <= int(d) <= 32 for d in deadzones)):
             raise ConfigError(f"deadzones must be two integers (inter, intra) in [0, 32], got {deadzones!r}")
+        self.colour = colour or BT709
         self.deadzones = None if deadzones is None else (int(deadzones[0]), int(deadzones[1]))
         if sample_aspect_ratio is not None and not sample_aspect_ratio > 0:
             raise ConfigError(f"sample aspect ratio must be positive, got {sample_aspect_ratio}")
@@ -130,7 +136,9 @@ class VideoWriter:
             ctx.time_base = 1 / rate
             if self.sample_aspect_ratio != 1:
                 ctx.sample_aspect_ratio = self.sample_aspect_ratio
-            ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 1, 1, 1, 1  # BT.709, limited
+            c = self.colour
+            ctx.colorspace, ctx.color_primaries, ctx.color_trc = c.space, c.primaries, c.transfer
+            ctx.color_range = c.range
         except (av.error.FFmpegError, ValueError) as exc:
             raise MediaError(f"{self.path}: cannot set up the H.264 encoder ({describe_av_error(exc)})") from None
         self._video = video
@@ -167,8 +175,31 @@ class VideoWriter:
                 f"got shape {arr.shape} dtype {arr.dtype}"
             )
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+        self._encode(frame, convert=True)
+
+    def write_planes(self, planes: np.ndarray) -> None:
+        """Append one frame given as packed 4:2:0 planes ([h * 3 / 2, w] uint8, Y then U then V, as
+        ``VideoReader(keep_planes=True)`` hands them out), encoded as they are: their colours are taken
+        to be in the writer's ``colour`` (the input's). Needs an even size."""
+        import av
+
+        if self._closed:
+            raise MediaError(f"{self.path}: the video writer is already closed")
+        arr = np.asarray(planes)
+        shape = (self.height * 3 // 2, self.width)
+        if self.pix_fmt != "yuv420p" or arr.dtype != np.uint8 or arr.shape != shape:
+            raise ValueError(
+                f"{self.path}: frame {self.frames_written} must be {shape[0]}x{shape[1]} uint8 4:2:0 planes of an "
+                f"even-sized video, got shape {arr.shape} dtype {arr.dtype}"
+            )
+        self._encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="yuv420p"), convert=False)
+
+    def _encode(self, frame: Any, convert: bool) -> None:
+        import av
+
         try:
-            frame = frame.reformat(format=self.pix_fmt, dst_colorspace="itu709", dst_color_range="MPEG")
+            if convert:
+                frame = frame.reformat(format=self.pix_fmt, dst_colorspace=self.colour.matrix, dst_color_range="MPEG")
             frame.pts = self.frames_written
             self._out.mux(self._video.encode(frame))
         except av.error.FFmpegError as exc:

@@ -335,8 +335,21 @@ class MeshEngine:
     ) -> tuple[np.ndarray, FrameEdit]:
         """Frame ``i`` (RGB uint8) with its :meth:`warp` pasted in with the soft mask, faded out where an
         occluder covers the face. Call in frame order: the occluder masks follow the clip."""
+        pasted, stats = self.paste_region(rgb, landmarks, i, warped)
+        if pasted is None or warped is None:
+            return rgb, stats
+        x0, y0, x1, y1 = warped.region
+        out = rgb.copy()
+        out[y0:y1, x0:x1] = pasted
+        return out, stats
+
+    def paste_region(
+        self, rgb: np.ndarray, landmarks: np.ndarray, i: int, warped: Warped | None
+    ) -> tuple[np.ndarray | None, FrameEdit]:
+        """What :meth:`paste` puts into the frame: the pixels of ``warped.region`` (None when the frame
+        is not edited), for a caller that writes them back itself."""
         if warped is None:
-            return rgb, FrameEdit()
+            return None, FrameEdit()
         stats = replace(warped.stats)
         x0, y0, x1, y1 = region = warped.region
         mask = warped.mask
@@ -358,9 +371,7 @@ class MeshEngine:
         # warped * mask + region * (1 - mask), rounded (OpenCV's blend, 4x faster than numpy's float
         # arithmetic; where the mask is 0 the region's own value comes out exactly)
         mask = np.ascontiguousarray(mask, np.float32)
-        out = rgb.copy()
-        out[y0:y1, x0:x1] = cv2.blendLinear(warped.pixels, rgb[y0:y1, x0:x1], mask, 1.0 - mask)
-        return out, stats
+        return cv2.blendLinear(warped.pixels, rgb[y0:y1, x0:x1], mask, 1.0 - mask), stats
 
 
 def _target_openings(plan: MeshPlan) -> np.ndarray:

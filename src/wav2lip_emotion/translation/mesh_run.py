@@ -25,8 +25,18 @@ import numpy as np
 
 from ..errors import ConfigError, MediaError, TranslationError
 from ..faces import FaceTracker
-from ..media import VideoInfo, VideoReader, VideoWriter, is_image_path, probe_video, read_image_alpha, write_image
+from ..media import (
+    Frame,
+    VideoInfo,
+    VideoReader,
+    VideoWriter,
+    is_image_path,
+    probe_video,
+    read_image_alpha,
+    write_image,
+)
 from ..media.images import ALPHA_SUFFIXES
+from ..media.planes import paste_rgb
 from .face_track import FaceTrackFile
 from .mesh_engine import FrameEdit, MeshEngine, MeshPlan, ShotPlans, Warped
 
@@ -174,6 +184,11 @@ def translate_mesh(
             )
         t1 = time.perf_counter()
         audio = input_path if info.has_audio else None
+        # the frames' decoded planes are kept and encoded as they are, with only the face's changed pixels
+        # written back (media/planes.py): no colour conversion of the whole frame on the way out, and
+        # every other pixel exactly as decoded. Not with a side-by-side video (its left half is the
+        # source in RGB) nor for video that is not 8-bit 4:2:0 shown as stored
+        reader = VideoReader(input_path, allow_truncated=True, keep_planes=side_by_side is None)
         with contextlib.ExitStack() as stack:
             sar = info.sample_aspect_ratio
             video_writer = functools.partial(
@@ -186,13 +201,13 @@ def translate_mesh(
                 sample_aspect_ratio=sar,
                 deadzones=deadzones,
             )
-            writer = video_writer(output, width=info.width)
+            writer = video_writer(output, width=info.width, colour=reader.colour)
             stack.callback(writer.abort)
             side = None
             if side_by_side is not None:
                 side = video_writer(side_by_side, width=2 * info.width)
                 stack.callback(side.abort)
-            reader = stack.enter_context(VideoReader(input_path, allow_truncated=True))
+            stack.enter_context(reader)
             # frames are decoded ahead on one thread, warped on a few (several frames at once: the warp
             # reads only its frame and the plan, and the remap and numpy release the GIL), pasted here in
             # frame order (the occluder masks follow the clip) and encoded on another thread; the output
@@ -210,11 +225,16 @@ def translate_mesh(
             warps = _warped_ahead(frames, engine, plan, landmarks, valid, workers, run.frames)
             for frame, warped in stack.enter_context(contextlib.closing(warps)):
                 i = frame.index
-                out, stats = engine.paste(frame.rgb, landmarks[i], i, warped)
+                if frame.planes is not None:
+                    pasted, stats = engine.paste_region(frame.rgb, landmarks[i], i, warped)
+                    job: Callable[[], None] = functools.partial(_write_planes, writer, frame, warped, pasted)
+                else:
+                    out, stats = engine.paste(frame.rgb, landmarks[i], i, warped)
+                    job = functools.partial(_write, writer, side, frame.rgb, out)
                 _add(run, stats)
                 if pending is not None:
                     pending.result()
-                pending = encoder.submit(_write, writer, side, frame.rgb, out)
+                pending = encoder.submit(job)
                 tick()
             if pending is not None:
                 pending.result()
@@ -407,6 +427,15 @@ def _write(writer: VideoWriter, side: VideoWriter | None, source: np.ndarray, ou
     writer.write(out)
     if side is not None:
         side.write(np.concatenate([source, out], axis=1))
+
+
+def _write_planes(writer: VideoWriter, frame: Frame, warped: Warped | None, pasted: np.ndarray | None) -> None:
+    """Encode ``frame``'s own planes with the pixels the paste changed written back into them."""
+    assert frame.planes is not None
+    if warped is not None and pasted is not None:
+        x0, y0, x1, y1 = warped.region
+        paste_rgb(frame.planes, warped.region, frame.rgb[y0:y1, x0:x1], pasted, writer.colour)
+    writer.write_planes(frame.planes)
 
 
 def _add(run: MeshRun, stats: FrameEdit) -> None:
