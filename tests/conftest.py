@@ -115,3 +115,29 @@ def clip(tmp_path_factory) -> Path:
         for frame in reader:
             writer.write(frame.rgb)
     return out
+
+
+@pytest.fixture(scope="module")
+def small_face_clip(tmp_path_factory) -> Path:
+    """The first 24 frames of single_face.mp4 shrunk to 320x180 and set into a 960x540 picture (a
+    gradient around it): a face of about 95 px that fills a small part of the frame, as in a wide
+    shot (the mesh engine then keeps the decoded planes: translation/mesh_run.py), silent."""
+    import cv2
+
+    from wav2lip_emotion.assets import asset_path
+    from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video
+
+    out = tmp_path_factory.mktemp("mesh_small") / "single_face_small.mp4"
+    src = asset_path("single_face")
+    info = probe_video(src)
+    y, x = np.mgrid[0:540, 0:960]
+    backdrop = np.stack([60 + x * 0.15, 90 + y * 0.2, 120 + (x + y) * 0.05], axis=-1).astype(np.uint8)
+    with (
+        VideoWriter(out, info.fps, 960, 540, crf=12) as writer,
+        VideoReader(src, max_frames=MESH_CLIP_FRAMES) as reader,
+    ):
+        for frame in reader:
+            picture = backdrop.copy()
+            picture[200:380, 400:720] = cv2.resize(frame.rgb, (320, 180), interpolation=cv2.INTER_AREA)
+            writer.write(picture)
+    return out

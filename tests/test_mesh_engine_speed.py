@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -22,6 +23,7 @@ from wav2lip_emotion.translation import mesh_run
 from wav2lip_emotion.translation.mesh_engine import MeshEngine
 from wav2lip_emotion.translation.mesh_run import track_faces, translate_mesh
 
+_WRITE = media_video.VideoWriter.write
 _WRITE_PLANES = media_video.VideoWriter.write_planes
 
 
@@ -112,15 +114,21 @@ def test_lookup_is_lanczos_on_the_luma_and_exact_where_nothing_moves():
     assert np.abs(luma(out) - np.clip(expected, 0, 255)).max() < 1.5  # rounding to uint8 RGB
 
 
-def _translate(clip: Path, out: Path, monkeypatch, threads: int, jitter: bool) -> list[np.ndarray]:
-    """translate_mesh's output file and the frames it handed to the encoder."""
-    written: list[np.ndarray] = []
+def _translate(clip: Path, out: Path, monkeypatch, threads: int, jitter: bool) -> list[tuple[str, np.ndarray]]:
+    """translate_mesh's output file and the frames it handed to the encoder: ("rgb", frame) or
+    ("planes", packed 4:2:0 planes)."""
+    written: list[tuple[str, np.ndarray]] = []
 
-    def keep(self, planes):
-        written.append(np.array(planes))
+    def keep_rgb(self, rgb):
+        written.append(("rgb", np.array(rgb)))
+        _WRITE(self, rgb)
+
+    def keep_planes(self, planes):
+        written.append(("planes", np.array(planes)))
         _WRITE_PLANES(self, planes)
 
-    monkeypatch.setattr(media_video.VideoWriter, "write_planes", keep)
+    monkeypatch.setattr(media_video.VideoWriter, "write", keep_rgb)
+    monkeypatch.setattr(media_video.VideoWriter, "write_planes", keep_planes)
     monkeypatch.setattr(mesh_run, "WARP_THREADS", threads)
     engine = MeshEngine("happy", occluders=OccluderDetector())
     if jitter:  # warps finish out of order
@@ -136,42 +144,76 @@ def _translate(clip: Path, out: Path, monkeypatch, threads: int, jitter: bool) -
     return written
 
 
-def test_frames_warped_on_threads_give_the_sequential_edit_to_the_byte(tmp_path, clip, monkeypatch):
+def _planned(clip: Path, occluders: bool = True) -> tuple[np.ndarray, MeshEngine, Any, list]:
+    """The clip tracked as translate tracks it (fast colour conversion), planned for happy, and its
+    face windows."""
+    with VideoReader(clip, fast_colour=True) as fast_reader:
+        landmarks, valid, times, _ = track_faces(fast_reader)
+        size = (fast_reader.info.width, fast_reader.info.height)
+    engine = MeshEngine("happy", occluders=OccluderDetector() if occluders else None)
+    plan = engine.plan(landmarks, valid, times)
+    return landmarks, engine, plan, mesh_run.face_windows(engine, plan, landmarks, size)
+
+
+@pytest.mark.parametrize("which", ["clip", "small_face_clip"])
+def test_frames_warped_on_threads_give_the_sequential_edit_to_the_byte(tmp_path, monkeypatch, request, which):
+    """On a close-up (single_face: RGB frames encoded) and on a small face in a wide frame (the decoded
+    planes kept, only the face written back): the same bytes whatever the threads' timing, and the
+    frames of editing one frame after the other."""
+    clip = request.getfixturevalue(which)
     one = _translate(clip, tmp_path / "one.mp4", monkeypatch, 1, jitter=False)
     many = _translate(clip, tmp_path / "many.mp4", monkeypatch, 3, jitter=True)
     assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "many.mp4").read_bytes()
-    # ... and the frames are those of editing one frame after the other, written back into the decoded
-    # planes (the tracking pass reads the frames with the fast colour conversion)
-    with VideoReader(clip, keep_planes=True) as reader, VideoReader(clip, fast_colour=True) as fast_reader:
-        decoded, fast = list(reader), list(fast_reader)
+    kinds = {kind for kind, _ in one + many}
+    assert kinds == ({"rgb"} if which == "clip" else {"planes"})
+    # (the tracking pass reads the frames with the fast colour conversion; with planes kept the edit
+    # pass converts only each frame's face window)
+    landmarks, engine, plan, windows = _planned(clip)
+    planar = kinds == {"planes"}
+    with VideoReader(clip, keep_planes=planar, planes_only=planar) as reader:
+        decoded = list(mesh_run.in_rgb_around_faces(reader, reader.colour, windows))
     assert len(one) == len(many) == len(decoded) > 0
-    landmarks, valid, times, _ = track_faces(fast)
-    engine = MeshEngine("happy", occluders=OccluderDetector())
-    plan = engine.plan(landmarks, valid, times)
     for i, frame in enumerate(decoded):
         edited, stats = engine.edit(frame.rgb, landmarks[i], plan, i)
-        expected = frame.planes.copy()
-        if stats.region is not None:
-            x0, y0, x1, y1 = stats.region
-            paste_rgb(expected, stats.region, frame.rgb[y0:y1, x0:x1], edited[y0:y1, x0:x1], reader.colour)
-        assert np.array_equal(expected, one[i]) and np.array_equal(expected, many[i]), i
-    assert any(not np.array_equal(a.planes, b) for a, b in zip(decoded, one, strict=True))
+        expected = edited
+        if planar:
+            expected = frame.planes.copy()
+            if stats.region is not None:
+                x0, y0, x1, y1 = stats.region
+                paste_rgb(expected, stats.region, frame.rgb[y0:y1, x0:x1], edited[y0:y1, x0:x1], reader.colour)
+        assert np.array_equal(expected, one[i][1]) and np.array_equal(expected, many[i][1]), i
+    assert any(
+        not np.array_equal(frame.planes if planar else frame.rgb, w) for frame, (_, w) in zip(decoded, one, strict=True)
+    )
 
 
-def test_the_edit_pass_encodes_the_decoded_planes_with_only_the_face_written_back(tmp_path, clip):
-    """Encoded losslessly (crf 0), every pixel outside the edited face comes out exactly as decoded, in
-    the input's own colour description; the face matches the RGB path (taken with a side-by-side video)."""
+def test_planes_are_kept_where_the_face_is_a_small_part_of_the_frame(clip, small_face_clip):
+    """single_face's close-up needs nearly the whole frame around its face (the hand search reaches
+    past the frame's edges); the same face shrunk into a wide frame needs a small part of it."""
+    for path, keep in ((clip, False), (small_face_clip, True)):
+        _, _, _, windows = _planned(path)
+        with VideoReader(path) as reader:
+            size = (reader.info.width, reader.info.height)
+        shares = [(x1 - x0) * (y1 - y0) / (size[0] * size[1]) for x0, y0, x1, y1 in windows]
+        assert mesh_run.planes_pay(windows, size) is keep
+        assert float(np.median(shares)) > 0.9 if not keep else float(np.median(shares)) < 0.3
+
+
+def test_the_edit_pass_encodes_the_decoded_planes_with_only_the_face_written_back(tmp_path, small_face_clip):
+    """A small face in a wide frame, encoded losslessly (crf 0): every pixel outside the edited face
+    comes out exactly as decoded, in the input's own colour description; the face matches the RGB path
+    (taken with a side-by-side video)."""
     from wav2lip_emotion.faces.mesh import FACE_OVAL
     from wav2lip_emotion.media.planes import split_planes
 
+    clip = small_face_clip
     out, rgb_out, side = tmp_path / "planes.mp4", tmp_path / "rgb.mp4", tmp_path / "side.mp4"
     translate_mesh(clip, out, MeshEngine("happy"), tracker=FaceTracker(), crf=0, progress=False)
     translate_mesh(clip, rgb_out, MeshEngine("happy"), tracker=FaceTracker(), crf=0, side_by_side=side, progress=False)
     with VideoReader(clip, keep_planes=True) as a, VideoReader(out, keep_planes=True) as b, VideoReader(rgb_out) as c:
         assert a.colour is not None and b.colour == a.colour  # the input is tagged BT.709 by VideoWriter
         frames = list(zip(a, b, c, strict=True))
-    with VideoReader(clip, fast_colour=True) as fast:
-        landmarks, _, _, _ = track_faces(fast)
+    landmarks = _planned(clip)[0]
     edited = 0
     for (src, got, via_rgb), lm in zip(frames, landmarks, strict=True):
         (y0, u0, v0), (y1, u1, v1) = split_planes(src.planes), split_planes(got.planes)
@@ -190,6 +232,33 @@ def test_the_edit_pass_encodes_the_decoded_planes_with_only_the_face_written_bac
         face = (slice(max(y_lo, 0), y_hi), slice(max(x_lo, 0), x_hi))
         assert np.abs(got.rgb[face].astype(int) - via_rgb.rgb[face]).mean() < 1.0
     assert edited >= len(frames) - 2
+
+
+@pytest.mark.parametrize("occluders", [True, False])
+def test_editing_a_face_reads_nothing_outside_its_window(small_face_clip, occluders):
+    """With the planes kept, the edit pass converts only each frame's face window to RGB: editing (warp,
+    occluder masks, paste) gives the same pixels whatever lies outside it (black there, or white).
+    Without occluder detection the window is only what the warp reaches."""
+    landmarks, _, _, windows = _planned(small_face_clip, occluders)
+    outs = []
+    for fill in (0, 255):
+        _, engine, plan, _ = _planned(small_face_clip, occluders)
+        edited = []
+        with VideoReader(small_face_clip, keep_planes=True, planes_only=True) as reader:
+            for frame in mesh_run.in_rgb_around_faces(reader, reader.colour, windows):
+                i = frame.index
+                x0, y0, x1, y1 = windows[i]
+                assert (x1 - x0) * (y1 - y0) < 0.35 * 960 * 540
+                rgb = np.full_like(frame.rgb, fill)
+                rgb[y0:y1, x0:x1] = frame.rgb[y0:y1, x0:x1]
+                out, stats = engine.edit(rgb, landmarks[i], plan, i)
+                assert stats.region is not None
+                a0, b0, a1, b1 = stats.region
+                assert x0 <= a0 and y0 <= b0 and a1 <= x1 and b1 <= y1
+                edited.append(out[b0:b1, a0:a1])
+        outs.append(edited)
+    assert len(outs[0]) == len(outs[1]) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(*outs, strict=True))
 
 
 def test_a_real_hand_over_the_face_comes_out_unwarped(tmp_path):

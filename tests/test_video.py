@@ -699,3 +699,31 @@ def test_writer_refuses_planes_of_the_wrong_shape_or_an_odd_size(tmp_path):
         with pytest.raises(ValueError, match="even-sized"):
             odd.write_planes(np.zeros((72, 63), np.uint8))
         odd.write(np.zeros((48, 63, 3), np.uint8))
+
+
+def test_part_of_the_planes_converts_to_the_readers_rgb_within_a_level(tmp_path):
+    """planes_to_rgb of a part (odd corners included) and of the whole frame agrees with the reader's
+    exact conversion of the whole frame, for BT.601 (unspecified) and BT.709 streams; planes_only
+    frames come unconverted."""
+    from wav2lip_emotion.media.planes import planes_to_rgb
+
+    frames = [smooth(i, 48, 64) for i in range(3)]
+    frames[1][10:30, 20:44] = (250, 20, 40)  # a saturated block: sharp colour edges
+    paths = [encode(tmp_path / "601.mp4", frames, options={"crf": "18"}), tmp_path / "709.mp4"]
+    with VideoWriter(paths[1], 25, 64, 48, crf=18) as writer:  # tagged BT.709
+        for rgb in frames:
+            writer.write(rgb)
+    for path in paths:
+        with (
+            VideoReader(path, keep_planes=True) as reader,
+            VideoReader(path, keep_planes=True, planes_only=True) as bare,
+        ):
+            pairs = list(zip(reader, bare, strict=True))
+        assert reader.colour is not None and reader.colour.matrix == ("itu709" if path == paths[1] else "itu601")
+        for full, planes_only in pairs:
+            assert planes_only.rgb.shape == (0, 0, 3) and np.array_equal(planes_only.planes, full.planes)
+            for box in ((0, 0, 64, 48), (7, 5, 41, 33), (1, 1, 2, 2)):
+                x0, y0, x1, y1 = box
+                part = planes_to_rgb(full.planes, box, reader.colour)
+                err = np.abs(part.astype(int) - full.rgb[y0:y1, x0:x1])
+                assert part.shape == (y1 - y0, x1 - x0, 3) and err.max() <= 1 and err.mean() < 0.05, (path, box)

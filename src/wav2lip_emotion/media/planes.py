@@ -115,3 +115,48 @@ def paste_rgb(
     np.copyto(u_plane[by0 // 2 : by1 // 2, bx0 // 2 : bx1 // 2], nu, where=blocks)
     np.copyto(v_plane[by0 // 2 : by1 // 2, bx0 // 2 : bx1 // 2], nv, where=blocks)
     return int(cv2.countNonZero(changed))
+
+
+#: (Kr, Kb) of the BT.601 and BT.709 matrices
+_LUMA_WEIGHTS = {"itu601": (0.299, 0.114), "itu709": (0.2126, 0.0722)}
+
+
+def planes_to_rgb(packed: np.ndarray, box: tuple[int, int, int, int], colour: Colour) -> np.ndarray:
+    """RGB uint8 [y1 - y0, x1 - x0, 3] of part of a packed 4:2:0 picture (``box`` = x0, y0, x1, y1),
+    converted with ``colour``'s matrix from limited range, the chroma interpolated bilinearly at full
+    resolution from samples sited as H.264 and MPEG-2 site them (level with the even columns, between
+    two rows). Within a grey level or two of swscale's exact conversion of the whole frame, which
+    :class:`~wav2lip_emotion.media.VideoReader` makes, at a fraction of its cost on a small part."""
+    x0, y0, x1, y1 = box
+    y_plane, u_plane, v_plane = split_planes(packed)
+    ch, cw = u_plane.shape
+    # the chroma rows and columns around the box (one more on each side where there is one)
+    cx0, cy0 = max(x0 // 2 - 1, 0), max(y0 // 2 - 1, 0)
+    cx1, cy1 = min((x1 + 1) // 2 + 1, cw), min((y1 + 1) // 2 + 1, ch)
+    chroma = cv2.merge([u_plane[cy0:cy1, cx0:cx1], v_plane[cy0:cy1, cx0:cx1]]).astype(np.float32)
+    # across: sample k sits on luma column 2k, so column 2k is it and 2k + 1 halfway to the next
+    # (the last column repeats its sample)
+    wide = np.empty((chroma.shape[0], 2 * chroma.shape[1], 2), np.float32)
+    wide[:, 0::2] = chroma
+    wide[:, 1:-1:2] = (chroma[:, :-1] + chroma[:, 1:]) * 0.5
+    wide[:, -1] = chroma[:, -1]
+    # down: sample k sits between luma rows 2k and 2k + 1, as OpenCV's linear resize by 2 takes it
+    tall = cv2.resize(wide, (wide.shape[1], 2 * wide.shape[0]), interpolation=cv2.INTER_LINEAR)
+    uv = tall[y0 - 2 * cy0 : y1 - 2 * cy0, x0 - 2 * cx0 : x1 - 2 * cx0]
+    kr, kb = _LUMA_WEIGHTS[colour.matrix]
+    kg = 1.0 - kr - kb
+    ys_, cs = 255.0 / 219.0, 255.0 / 224.0
+    # R, G, B from (Y, Cb, Cr) with the offsets folded in
+    m = np.array(
+        [
+            [ys_, 0.0, 2 * (1 - kr) * cs],
+            [ys_, -2 * (1 - kb) * kb / kg * cs, -2 * (1 - kr) * kr / kg * cs],
+            [ys_, 2 * (1 - kb) * cs, 0.0],
+        ],
+        np.float32,
+    )
+    # (+ 0.5: the conversion to uint8 below truncates, after the clip to [0, 255], so this rounds)
+    offset = 0.5 - (m @ np.array([16.0, 128.0, 128.0], np.float32))
+    ycc = np.dstack([y_plane[y0:y1, x0:x1], uv[..., 0], uv[..., 1]]).astype(np.float32, copy=False)
+    rgb = cv2.transform(ycc, np.column_stack([m, offset]).astype(np.float32))
+    return np.clip(rgb, 0.0, 255.0, out=rgb).astype(np.uint8)

@@ -69,6 +69,9 @@ class VideoReader:
     edit that writes back only the pixels it changes (:func:`~wav2lip_emotion.media.planes.paste_rgb`)
     and encodes the planes as they are. Only for 8-bit 4:2:0 limited-range video shown as stored (no
     rotation or mirroring): ``colour`` is then its colour description, else None and no planes.
+    ``planes_only=True`` (with ``keep_planes``) leaves such frames unconverted: their ``rgb`` is an
+    empty [0, 0, 3] array, for a caller that converts only the part it looks at
+    (:func:`~wav2lip_emotion.media.planes.planes_to_rgb`).
 
     Use as a context manager (or call :meth:`close`) to release an iteration that was not run to the
     end; each ``iter()`` opens the file anew.
@@ -85,6 +88,7 @@ class VideoReader:
         deinterlace: bool = True,
         fast_colour: bool = False,
         keep_planes: bool = False,
+        planes_only: bool = False,
     ) -> None:
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ConfigError(f"output frame rate must be a positive number, got {fps!r}")
@@ -102,6 +106,7 @@ class VideoReader:
         self.fast_colour = fast_colour
         #: the video's colour description when its planes are handed out (``keep_planes``), else None
         self.colour: Colour | None = None
+        self.planes_only = planes_only
         if keep_planes and self._orientation == Orientation():
             self.colour = self.info.colour
         #: frames of the last iteration that were interlaced and deinterlaced (see the class docstring)
@@ -141,6 +146,8 @@ class VideoReader:
         planes = None
         if self.colour is not None and planar_colour(frame) == self.colour:
             planes = frame_planes(frame)
+            if self.planes_only:
+                return Frame(index=index, time=t, rgb=np.empty((0, 0, 3), np.uint8), planes=planes)
         return Frame(index=index, time=t, rgb=self._rgb(frame), planes=planes)
 
     def _frames(self) -> Iterator[Frame]:
