@@ -19,7 +19,7 @@ from wav2lip_emotion.faces.warp import _hits, fold_guard, triangulate, warp_regi
 from wav2lip_emotion.media import VideoReader
 from wav2lip_emotion.media import video as media_video
 from wav2lip_emotion.media.planes import paste_rgb
-from wav2lip_emotion.translation import mesh_run
+from wav2lip_emotion.translation import face_window, mesh_run
 from wav2lip_emotion.translation.mesh_engine import MeshEngine
 from wav2lip_emotion.translation.mesh_run import track_faces, translate_mesh
 
@@ -152,7 +152,7 @@ def _planned(clip: Path, occluders: bool = True) -> tuple[np.ndarray, MeshEngine
         size = (fast_reader.info.width, fast_reader.info.height)
     engine = MeshEngine("happy", occluders=OccluderDetector() if occluders else None)
     plan = engine.plan(landmarks, valid, times)
-    return landmarks, engine, plan, mesh_run.face_windows(engine, plan, landmarks, size)
+    return landmarks, engine, plan, face_window.face_windows(engine, plan, landmarks, size)
 
 
 @pytest.mark.parametrize("which", ["clip", "small_face_clip"])
@@ -171,7 +171,7 @@ def test_frames_warped_on_threads_give_the_sequential_edit_to_the_byte(tmp_path,
     landmarks, engine, plan, windows = _planned(clip)
     planar = kinds == {"planes"}
     with VideoReader(clip, keep_planes=planar, planes_only=planar) as reader:
-        decoded = list(mesh_run.in_rgb_around_faces(reader, reader.colour, windows))
+        decoded = list(face_window.in_rgb_around_faces(reader, reader.colour, windows))
     assert len(one) == len(many) == len(decoded) > 0
     for i, frame in enumerate(decoded):
         edited, stats = engine.edit(frame.rgb, landmarks[i], plan, i)
@@ -195,7 +195,7 @@ def test_planes_are_kept_where_the_face_is_a_small_part_of_the_frame(clip, small
         with VideoReader(path) as reader:
             size = (reader.info.width, reader.info.height)
         shares = [(x1 - x0) * (y1 - y0) / (size[0] * size[1]) for x0, y0, x1, y1 in windows]
-        assert mesh_run.planes_pay(windows, size) is keep
+        assert face_window.planes_pay(windows, size) is keep
         assert float(np.median(shares)) > 0.9 if not keep else float(np.median(shares)) < 0.3
 
 
@@ -245,7 +245,7 @@ def test_editing_a_face_reads_nothing_outside_its_window(small_face_clip, occlud
         _, engine, plan, _ = _planned(small_face_clip, occluders)
         edited = []
         with VideoReader(small_face_clip, keep_planes=True, planes_only=True) as reader:
-            for frame in mesh_run.in_rgb_around_faces(reader, reader.colour, windows):
+            for frame in face_window.in_rgb_around_faces(reader, reader.colour, windows):
                 i = frame.index
                 x0, y0, x1, y1 = windows[i]
                 assert (x1 - x0) * (y1 - y0) < 0.35 * 960 * 540

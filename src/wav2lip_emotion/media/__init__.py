@@ -1,5 +1,6 @@
 """Media input/output: streaming video probing (``probe``), reading (``reader``) and writing (``writer``,
-with ``audio_mux``) with PyAV, and still images (``images``, Pillow). ``video`` gathers the video API."""
+with ``audio_mux``) with PyAV, decoded 4:2:0 planes kept and written back in part (``planes``), and still
+images (``images``, Pillow). ``video`` gathers the video API."""
 
 from __future__ import annotations
 

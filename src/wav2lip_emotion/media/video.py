@@ -9,6 +9,8 @@ This module gathers the video API in one place; each job lives in its own module
 * :mod:`.writer`: :class:`VideoWriter` encodes H.264 into an MP4 written under a temporary name and
   renamed into place only when it is complete, optionally muxing the audio of another file
   (:mod:`.audio_mux`: copied bit-exact when MP4 can hold its codec, otherwise transcoded to AAC).
+* :mod:`.planes`: a frame's decoded 4:2:0 planes, converted to RGB in part and written back in part,
+  for edits that change a small part of each frame (the mesh engine's wide shots).
 * :mod:`.avio`: opening inputs and turning FFmpeg errors into one-line messages, shared by the above.
 
 Every failure of a media file raises :class:`~wav2lip_emotion.errors.MediaError` with a one-line message
