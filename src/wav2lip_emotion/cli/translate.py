@@ -76,6 +76,15 @@ def _translate_options(p: argparse.ArgumentParser) -> None:
     )
     add_option(
         p,
+        "--glasses",
+        source=TranslateConfig,
+        choices=["auto", "on", "off"],
+        help="mesh: hold the eyes and brows under a glasses frame still so that the frame never bends (on), "
+        "never (off), or where a frame is clearly seen (auto, the default: thick frames; pass 'on' for thin "
+        "or rimless ones that bend)",
+    )
+    add_option(
+        p,
         "--checkpoint",
         source=TranslateConfig,
         help="generator: ours (.safetensors, paired or conditional) or an official Wav2Lip / Wav2Lip-Emotion .pth "

@@ -13,6 +13,7 @@ from ..emotions import parse_emotion
 from ..errors import ConfigError
 from ..expression.intensity import IntensitySchedule
 from ..faces import CropConfig, MaskMode, PasteMode, TrackerConfig
+from ..faces.glasses import GLASSES_MODES
 
 #: the engines: mesh = training-free warp of the real face (default), model = a learned generator
 ENGINES = ("mesh", "model")
@@ -59,6 +60,10 @@ class TranslateConfig:
     intensity: float | str | None = None
     #: mesh engine: fade the edit out where a hand or another object covers the face
     occluders: bool = True
+    #: mesh engine: hold the eyes and brows under a glasses frame still, so that the frame never bends.
+    #: auto = where a frame is clearly seen (thick frames; thin and rimless ones are often missed), on =
+    #: always (the frame's shape measured on the face, or a generous default), off = never
+    glasses: str = "auto"
     #: generator checkpoint: ours (.safetensors, plain or conditional) or an official .pth. None = the
     #: model shipped with the package
     checkpoint: Path | None = None
@@ -102,6 +107,9 @@ class TranslateConfig:
 
     def __post_init__(self) -> None:
         self.to = parse_emotion(self.to).value
+        self.glasses = str(self.glasses).lower()
+        if self.glasses not in GLASSES_MODES:
+            raise ConfigError(f"glasses must be one of {', '.join(GLASSES_MODES)}, got {self.glasses!r}")
         if self.source is not None:
             self.source = parse_emotion(self.source).value
         if self.checkpoint is not None:

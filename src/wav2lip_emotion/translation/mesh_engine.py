@@ -22,9 +22,11 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, minimum_filter1d
 
 from ..emotions import parse_emotion
+from ..errors import ConfigError
 from ..expression.action_units import EYE_L_LOWER, EYE_L_UPPER, EYE_R_LOWER, EYE_R_UPPER, LOWER_INNER, UPPER_INNER
 from ..expression.fit import FIT_AUS, ExpressionFit, fit_expression, opening_gain, prototype
 from ..expression.intensity import IntensitySchedule
+from ..faces.glasses import GLASSES_MODES, GlassesEvidence, default_rings, held_points, symmetric_rings
 from ..faces.mesh import FACE_OVAL
 from ..faces.warp import DEADBAND, backward_map, fold_guard, triangulate, warp_where
 from .mouth_donor import MouthDonors, borrow_mouth, choose_donors, inner_opening
@@ -119,6 +121,9 @@ class MeshPlan:
     #: calm mouths borrowed from other frames where the source smiles and the destination does not
     #: (:mod:`.mouth_donor`); None: none (a photo, a smiling destination, no calm frame)
     mouth: MouthDonors | None = None
+    #: [468] how much each point is held still under a glasses frame (1 = not moved; see
+    #: :func:`~wav2lip_emotion.faces.glasses.held_points`); None: no glasses held
+    held: np.ndarray | None = None
 
     @property
     def plans(self) -> list[MeshPlan]:
@@ -151,6 +156,8 @@ class MeshPlan:
         if gain != 1.0:
             opening = max(0.0, float(fit.jaw[i]) - self.jaw_rest)
             delta += fit.speech_basis["jaw"] * (k * (gain - 1.0) * opening)
+        if self.held is not None:
+            delta *= 1.0 - self.held[:, None]
         return _uncross_lips(fit.local[i, :, :2], delta)
 
 
@@ -209,27 +216,50 @@ class MeshEngine:
         source: str | None = None,
         intensity: float | str | IntensitySchedule | None = 1.0,
         occluders: Any | None = None,
+        glasses: str = "auto",
     ) -> None:
         self.to = parse_emotion(to).value
         self.source = parse_emotion(source).value if source is not None else None
         self.schedule = IntensitySchedule.parse(intensity)
         #: an object with ``mask(rgb, landmarks, region) -> [h, w] float32`` (1 = occluded), or None
         self.occluders = occluders
+        if glasses not in GLASSES_MODES:
+            raise ConfigError(f"glasses must be one of {', '.join(GLASSES_MODES)}, got {glasses!r}")
+        #: "auto" (hold the eyes' surroundings where a glasses frame is clearly seen), "on", "off"
+        self.glasses = glasses
         #: the last frame's occluder mask (frame index, region, face centre, mask), see :meth:`_steady`
         self._occluded: tuple[int, tuple[int, int, int, int], np.ndarray, np.ndarray, int] | None = None
 
     def plan(
-        self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray, tracks: np.ndarray | None = None
+        self,
+        landmarks: np.ndarray,
+        valid: np.ndarray,
+        times: np.ndarray,
+        tracks: np.ndarray | None = None,
+        glasses: GlassesEvidence | None = None,
     ) -> MeshPlan | ShotPlans:
         """Fit a clip's tracked faces ([n, 468, 3], [n], [n] seconds) and schedule its intensity.
         ``tracks`` [n] (the tracker's track of each face, see :func:`~.mesh_run.track_faces`): frames of
-        different tracks, which may be different people, are fitted apart (:class:`ShotPlans`)."""
+        different tracks, which may be different people, are fitted apart (:class:`ShotPlans`).
+        ``glasses``: what the clip's frames show of a glasses frame (:func:`glasses_evidence`), for
+        :attr:`glasses` "auto" and for the shape of the frame held."""
         ranges = [(0, len(valid))] if tracks is None else shot_ranges(valid, tracks)
+        rings = self.glasses_rings(glasses)
         if len(ranges) > 1:
-            return ShotPlans([(a, b, self._plan(landmarks[a:b], valid[a:b], times[a:b])) for a, b in ranges])
-        return self._plan(landmarks, valid, times)
+            return ShotPlans([(a, b, self._plan(landmarks[a:b], valid[a:b], times[a:b], rings)) for a, b in ranges])
+        return self._plan(landmarks, valid, times, rings)
 
-    def _plan(self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray) -> MeshPlan:
+    def glasses_rings(self, glasses: GlassesEvidence | None) -> np.ndarray | None:
+        """The glasses rings to hold still (see :func:`held_points`), or None: with "auto" the measured
+        rings where a frame was clearly seen; with "on" those measured, or a generous default frame
+        where none were."""
+        if self.glasses == "off" or (self.glasses == "auto" and (glasses is None or not glasses.found())):
+            return None
+        return symmetric_rings(glasses.rings) if glasses is not None else default_rings()
+
+    def _plan(
+        self, landmarks: np.ndarray, valid: np.ndarray, times: np.ndarray, rings: np.ndarray | None = None
+    ) -> MeshPlan:
         steady = steady_landmarks(landmarks, valid)
         fit = fit_expression(steady, valid, times, source=self.source)
         layout, _ = control_points(fit.neutral[:, :2], 1.0)
@@ -249,6 +279,7 @@ class MeshEngine:
             gain=gain,
             triangles=triangulate(layout),
             jaw_rest=float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0,
+            held=None if rings is None else held_points(fit.neutral, rings),
         )
         if len(valid) > 1:
             plan.placement = steady[..., :2]

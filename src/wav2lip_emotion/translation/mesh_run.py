@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import ConfigError, MediaError, TranslationError
 from ..faces import FaceTracker
+from ..faces.glasses import GlassesSampler, glasses_evidence, glasses_note
 from ..media import (
     Frame,
     VideoInfo,
@@ -64,6 +65,8 @@ class MeshRun:
     edit_seconds: float = 0.0
     #: what the user should know about the input (an early end, a variable frame rate, an alpha channel)
     notes: list[str] = field(default_factory=list)
+    #: what was done about glasses (see :func:`~wav2lip_emotion.faces.glasses.glasses_note`)
+    glasses: str = ""
     #: frames whose calm mouth is borrowed by smiling frames (see translation/mouth_donor.py)
     borrowed: list[int] = field(default_factory=list)
 
@@ -72,12 +75,16 @@ Progress = Callable[[int, int | None], None]
 
 
 def track_faces(
-    frames: Iterable[Any], tracker: FaceTracker | None = None, tick: Callable[[], None] | None = None
+    frames: Iterable[Any],
+    tracker: FaceTracker | None = None,
+    tick: Callable[[], None] | None = None,
+    look: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Track the face through ``frames`` (objects with ``rgb`` and ``time``, e.g. a VideoReader's):
     (landmarks [n, 468, 3] float32, zeros where no face; found [n] bool; times [n] seconds; tracks [n]
     int, the tracker's track of each face, -1 where none), what :meth:`MeshEngine.plan` takes. Only the
-    landmarks are kept, never the frames."""
+    landmarks are kept, never the frames. ``look(i, rgb, landmarks)`` is called on each frame with a
+    face (e.g. a :class:`~wav2lip_emotion.faces.glasses.GlassesSampler`)."""
     tracker = tracker or FaceTracker()
     lms: list[np.ndarray] = []
     valid: list[bool] = []
@@ -89,6 +96,8 @@ def track_faces(
         lms.append(obs.landmarks.astype(np.float32) if valid[-1] else np.zeros((468, 3), np.float32))
         times.append(frame.time)
         tracks.append(obs.track if valid[-1] else -1)
+        if look is not None and valid[-1]:
+            look(len(valid) - 1, frame.rgb, lms[-1])
         if tick is not None:
             tick()
     landmarks = np.stack(lms) if lms else np.zeros((0, 468, 3), np.float32)
@@ -149,8 +158,11 @@ def translate_mesh(
                 VideoReader(input_path, allow_truncated=True, fast_colour=True) as reader,
                 prefetched(reader) as frames,
             ):
-                landmarks, valid, times, tracks = track_faces(frames, tracker, tick)
+                look = GlassesSampler() if engine.glasses != "off" else None
+                landmarks, valid, times, tracks = track_faces(frames, tracker, tick, look)
+                glasses = look.verdict() if look is not None else None
         else:
+            glasses = None
             landmarks, valid, times, tracks = faces.mesh_track()
         run.track_seconds = time.perf_counter() - t0
         run.frames = len(valid)
@@ -167,7 +179,8 @@ def translate_mesh(
                 f"{input_path}: no face was found in any of its {run.frames} frames; nothing was written "
                 "(`wav2lip-emotion faces` shows what the detector sees)"
             )
-        plan = engine.plan(landmarks, valid, times, tracks)
+        plan = engine.plan(landmarks, valid, times, tracks, glasses=glasses)
+        run.glasses = glasses_note(engine.glasses, glasses, engine.glasses_rings(glasses) is not None)
         run.resting, run.resting_source = plan.plans[0].fit.resting, plan.plans[0].fit.resting_source
         if len(plan.plans) > 1:
             run.notes.append(
@@ -458,7 +471,9 @@ def _translate_image(input_path: Path, output: Path, engine: MeshEngine, tracker
         raise TranslationError(f"{input_path}: no face was found in the image; nothing was written")
     run.faces = 1
     landmarks = obs.landmarks[None].astype(np.float64)
-    plan = engine.plan(landmarks, np.array([True]), np.array([0.0]))
+    glasses = glasses_evidence(rgb, landmarks[0]) if engine.glasses != "off" else None
+    plan = engine.plan(landmarks, np.array([True]), np.array([0.0]), glasses=glasses)
+    run.glasses = glasses_note(engine.glasses, glasses, engine.glasses_rings(glasses) is not None)
     run.resting, run.resting_source = plan.fit.resting, plan.fit.resting_source
     out, stats = engine.edit(rgb, landmarks[0], plan, 0)
     _add(run, stats)

@@ -151,7 +151,9 @@ def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig
         from ..faces.occluders import OccluderDetector
 
         occluders = OccluderDetector()
-    engine = MeshEngine(config.to, source=config.source, intensity=config.intensity, occluders=occluders)
+    engine = MeshEngine(
+        config.to, source=config.source, intensity=config.intensity, occluders=occluders, glasses=config.glasses
+    )
     tracker = FaceTracker(config.tracker)
     run = translate_mesh(
         input_path,
@@ -192,6 +194,8 @@ def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig
         resting={k: round(v, 3) for k, v in run.resting.items()},
         notes=list(run.notes),
     )
+    if run.glasses:
+        result.notes.append(run.glasses)
     if run.resting:
         shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(run.resting.items()))
         result.notes.append(f"resting expression removed ({run.resting_source}): {shown}")
