@@ -21,6 +21,7 @@ def work_ok(request: JobRequest, report: Reporter) -> dict[str, Any]:
         "to": request.to,
         "engine": request.engine,
         "intensity": request.intensity,
+        "glasses": request.glasses,
         "kind": "video",
         "files": {"result": out.name, "summary": "summary.json", "side_by_side": None},
     }

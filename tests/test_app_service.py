@@ -128,11 +128,14 @@ def test_submit_checks_every_choice_and_runs(service, tmp_path):
         service.submit("s1", engine="/tmp/evil.safetensors", to="happy")
     with pytest.raises(AppError, match=r"intensity must be a number in 0\.\.1\.5"):
         service.submit("s1", engine=mesh, to="happy", intensity=2.0)
-    job = service.submit("s1", engine=mesh, to="sad", intensity=0.5, schedule=" 0s:0, 1s:1 ")
+    with pytest.raises(AppError, match="glasses must be one of auto, on, off"):
+        service.submit("s1", engine=mesh, to="happy", glasses="always")
+    job = service.submit("s1", engine=mesh, to="sad", intensity=0.5, schedule=" 0s:0, 1s:1 ", glasses="on")
     statuses = list(service.watch(job, interval=0.05))
     assert statuses[-1].state is JobState.DONE
     result = statuses[-1].result or {}
     assert result["intensity"] == "0s:0, 1s:1" and result["engine"] == "mesh" and result["to"] == "sad"
+    assert result["glasses"] == "on"
     files = service.job_files(job)
     assert set(files) == {"result", "summary"} and all(inside(p, [service.sessions_root]) for p in files.values())
     assert progress_of(statuses[-1]).text.startswith("Done in ")

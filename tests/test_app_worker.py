@@ -139,8 +139,23 @@ def test_realism_report_uses_the_realism_verdicts():
 
 def test_translate_capabilities_of_this_install():
     caps = worker.translate_capabilities()
-    assert caps <= {"engine", "on_progress", "schedule"}
+    assert caps <= {"engine", "on_progress", "schedule", "glasses"}
     assert ("schedule" in caps) == ("engine" in caps)
+    assert "glasses" in caps
+
+
+@pytest.mark.parametrize(("engine", "passed"), [("mesh", True), ("model", False)])
+def test_the_glasses_setting_reaches_the_mesh_engine_only(tmp_path, monkeypatch, engine, passed):
+    import wav2lip_emotion.translation as translation
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(translation, "translate", lambda src, out, to, **kw: seen.update(kw) or "done")
+    result, notes = worker.call_translate(
+        tmp_path / "in.mp4", tmp_path / "out.mp4", to="sad", engine=engine, checkpoint=None, intensity=1.0,
+        source=None, side_by_side=None, on_progress=lambda done, of: None, glasses="on",
+    )  # fmt: skip
+    assert result == "done" and notes == []
+    assert ("glasses" in seen) == passed and seen.get("glasses", "on") == "on"
 
 
 def test_source_measurement_is_kept_for_the_next_job(tmp_path, monkeypatch):

@@ -63,6 +63,8 @@ class JobRequest:
     #: a number 0..1.5 or a schedule over time ("0s:0,2s:1,5.5s:1,6s:0")
     intensity: float | str = 1.0
     source: str | None = None
+    #: mesh engine: hold the eyes and brows under a glasses frame still (auto, on or off)
+    glasses: str = "auto"
     #: the file's name as the person knows it (messages name it instead of the server's path)
     display_name: str = ""
     #: also measure the emotions per frame and the realism checks

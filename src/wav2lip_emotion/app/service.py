@@ -201,6 +201,7 @@ class AppService:
         intensity: float = 1.0,
         schedule: str = "",
         source: str | None = None,
+        glasses: str = "auto",
     ) -> str:
         """Queue a translation of the session's input; the job id."""
         from ..emotions import parse_emotion
@@ -214,6 +215,10 @@ class AppService:
             raise AppError(f"{to!r}: not one of the emotions ({', '.join(EMOTION_CHOICES)})")
         parse_emotion(to)
         kind, checkpoint = self.engines.resolve(engine)
+        from ..faces.glasses import GLASSES_MODES
+
+        if glasses not in GLASSES_MODES:
+            raise AppError(f"glasses must be one of {', '.join(GLASSES_MODES)}, got {glasses!r}")
         try:
             value: float | str = float(intensity)
         except (TypeError, ValueError):
@@ -238,6 +243,7 @@ class AppService:
             checkpoint=str(checkpoint) if checkpoint else None,
             intensity=value,
             source=source or None,
+            glasses=glasses,
             display_name=session.input.name,
             analyse=self.options.analyse,
         )

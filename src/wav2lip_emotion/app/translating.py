@@ -19,11 +19,11 @@ ProgressFn = Callable[[int, "int | None"], None]
 
 
 def translate_capabilities() -> set[str]:
-    """Which of the newer translate settings this install has: engine, on_progress, schedule."""
+    """Which of the newer translate settings this install has: engine, on_progress, schedule, glasses."""
     from ..translation import TranslateConfig, translate
 
     names = {f.name for f in dataclasses.fields(TranslateConfig)} | set(inspect.signature(translate).parameters)
-    caps = {n for n in ("engine", "on_progress") if n in names}
+    caps = {n for n in ("engine", "on_progress", "glasses") if n in names}
     if "engine" in caps:  # the same change brought intensity schedules
         caps.add("schedule")
     return caps
@@ -75,6 +75,7 @@ def call_translate(
     source: str | None,
     side_by_side: Path | None,
     on_progress: ProgressFn,
+    glasses: str = "auto",
 ) -> tuple[Any, list[str]]:
     """Run translate with what this install supports; returns (TranslateResult, notes for the page)."""
     from ..translation import translate
@@ -98,6 +99,10 @@ def call_translate(
         notes.append(f"intensity {intensity:g} used as 1: this install's translate stops at full strength")
         intensity = 1.0
     kwargs["intensity"] = intensity
+    if engine == "mesh" and "glasses" in caps:
+        kwargs["glasses"] = glasses
+    elif engine == "mesh" and glasses == "on":
+        notes.append("glasses left to the engine: this install's translate cannot hold a frame still")
     if "on_progress" in caps:
         return translate(input, output, to, progress=False, on_progress=on_progress, **kwargs), notes
     with _tqdm_progress(on_progress):

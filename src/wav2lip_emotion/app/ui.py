@@ -74,6 +74,12 @@ def build(service: AppService) -> gr.Blocks:
                     max_lines=1,
                     elem_id="schedule",
                 )
+                glasses = gr.Radio(
+                    choices=[("auto", "auto"), ("on: hold the frame still", "on"), ("off", "off")],
+                    value="auto",
+                    label="Glasses (mesh engine): a frame that bends with the brows? choose on",
+                    elem_id="glasses",
+                )
                 with gr.Row():
                     run = gr.Button("Translate", variant="primary", elem_id="run")
                     cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
@@ -163,12 +169,15 @@ def build(service: AppService) -> gr.Blocks:
             emotion: str,
             value: float,
             sched: str,
+            glasses_mode: str,
             request: gr.Request,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to ask for a progress bar)
         ) -> Iterator[tuple[Any, ...]]:
             key = _key(request)
             try:
-                job_id = service.submit(key, engine=engine_label, to=emotion, intensity=value, schedule=sched)
+                job_id = service.submit(
+                    key, engine=engine_label, to=emotion, intensity=value, schedule=sched, glasses=glasses_mode
+                )
             except Exception as exc:
                 yield (_md(error_of(exc)), *(gr.update() for _ in outputs[1:]))
                 return
@@ -211,7 +220,7 @@ def build(service: AppService) -> gr.Blocks:
 
         run.click(
             on_run,
-            [engine, to, intensity, schedule],
+            [engine, to, intensity, schedule, glasses],
             outputs,
             concurrency_limit=None,
             show_progress_on=[res_video],

@@ -65,6 +65,7 @@ def run_job(request: JobRequest, report: Reporter) -> dict[str, Any]:
             checkpoint=Path(request.checkpoint) if request.checkpoint else None,
             intensity=request.intensity,
             source=request.source,
+            glasses=request.glasses,
             side_by_side=None if image else side,
             on_progress=lambda done, of: report("translating", done, of if of else total),
         )
