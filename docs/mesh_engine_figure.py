@@ -14,6 +14,7 @@ import numpy as np
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.emotions import EMOTIONS
 from wav2lip_emotion.faces import FaceTracker
+from wav2lip_emotion.faces.glasses import GlassesSampler, glasses_evidence
 from wav2lip_emotion.faces.occluders import OccluderDetector
 from wav2lip_emotion.media import VideoReader, read_image, write_image
 from wav2lip_emotion.translation.mesh_engine import MeshEngine
@@ -28,12 +29,10 @@ def clip_rows(name: str, indices: list[int]) -> list[np.ndarray]:
     """Rows of the clip's frames ``indices``: tracked, planned for every emotion, and only the frames
     needed read (those shown, a few before them for the occluder model, and the frames whose calm mouth
     the smiling ones borrow; never the whole clip in memory)."""
+    sampler = GlassesSampler()  # glasses measured as translate measures them (--glasses auto)
     with VideoReader(asset_path(name)) as reader:
-        lms, valid, times, _ = track_faces(reader)
-    plans = {}
-    for e in ORDER[1:]:
-        engine = MeshEngine(e, occluders=OccluderDetector())
-        plans[e] = (engine, engine.plan(lms, valid, times))
+        lms, valid, times, _ = track_faces(reader, look=sampler)
+    plans = plans_for(lms, valid, times, sampler.verdict())
     keep = {j for i in indices for j in range(max(0, i - 5), i + 1)}
     donors = {j for _, plan in plans.values() if plan.mouth is not None for j in plan.mouth.frames}
     with VideoReader(asset_path(name)) as reader:
@@ -53,11 +52,11 @@ def crop(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
     return cv2.resize(img[y0:y1, x0:x1], (CELL, CELL), interpolation=cv2.INTER_AREA)
 
 
-def plans_for(lms, valid, times) -> dict:
+def plans_for(lms, valid, times, glasses) -> dict:
     out = {}
     for e in ORDER[1:]:
         engine = MeshEngine(e, occluders=OccluderDetector())
-        out[e] = (engine, engine.plan(lms, valid, times))
+        out[e] = (engine, engine.plan(lms, valid, times, glasses=glasses))
     return out
 
 
@@ -92,7 +91,8 @@ def main() -> None:
         img = read_image(asset_path(name))
         obs = FaceTracker().update(img, 0.0)
         lms = obs.landmarks[None]
-        rows += row({0: img}, lms, plans_for(lms, np.array([True]), np.array([0.0])), [0])
+        glasses = glasses_evidence(img, lms[0])
+        rows += row({0: img}, lms, plans_for(lms, np.array([True]), np.array([0.0]), glasses), [0])
     write_image(DOCS / "mesh_engine_photos.png", np.concatenate([header(), *rows], 0))
 
 

@@ -274,6 +274,20 @@ def test_happy_lifts_the_mouth_corners_and_sad_lowers_them(track):
         assert np.abs(out[y - 6 : y + 6, x - 6 : x + 6].astype(int) - frame[y - 6 : y + 6, x - 6 : x + 6]).mean() > 2
 
 
+@pytest.mark.parametrize("to", ["sad", "surprised", "fear"])
+def test_the_nose_keeps_its_length_while_the_brows_and_lips_move(track, to):
+    """The edit holds the nose (bridge to the point under the tip, 6 -> 2) for the brow raisers and the
+    lower lip's AUs: before, sad lengthened it by 0.125 IOD, surprise by 0.10, fear by 0.09. The brows
+    (inner ends, 107 and 336) still rise; the fit keeps its own basis (no hold), so a smiling clip's
+    calm frames still read as calm."""
+    _, plan = _plan(track, to)
+    d = plan.local_displacement(4)  # IOD, face frame, y down
+    assert abs(d[2, 1] - d[6, 1]) < 0.04, d[[2, 6]]
+    assert -(d[107, 1] + d[336, 1]) / 2 > 0.1  # the inner brows rise
+    assert any(not np.allclose(plan.fit.basis[au], plan.fit.edit_basis[au]) for au in ("AU1", "AU15"))
+    assert np.array_equal(plan.fit.basis["AU12"], plan.fit.edit_basis["AU12"])
+
+
 def test_a_stronger_smile_lifts_the_corners_further(track):
     """Above intensity 1 too: the fold guard spreads a fold's motion instead of stopping it, so the lip
     corners, after the guard and its smoothing over the clip, rise further with every step (halving

@@ -225,6 +225,27 @@ def _real(au: str, handles: tuple[Handle, ...]) -> tuple[Handle, ...]:
 
 REAL_ACTION_UNITS: dict[str, tuple[Handle, ...]] = {au: _real(au, hs) for au, hs in ACTION_UNITS.items()}
 
+#: The edit's own AUs hold the nose for every AU around it but the nose wrinkler (AU9), which moves it
+#: on purpose: the inner brow raiser lifted the bridge between the eyes by 0.07 IOD and the lip-corner
+#: depressor pulled the nose tip down by 0.04-0.06 IOD, so a sad face's nose grew longer by a fifth
+#: (looked at). Only the displacement an edit applies uses them; the per-frame fit keeps
+#: ``REAL_ACTION_UNITS`` (fitted with these, a smiling clip's calm frames read as half-smiling, AU12
+#: 0.06 -> 0.17 at the 10th percentile, and no calm mouth was left to borrow)
+NOSE_KEEPERS = ("AU1", "AU2", "AU15", "AU17", "AU20", "AU23")
+#: the bridge between the eyes (above ``NOSE_HELD``), held when the brows move
+BRIDGE_HELD = Handle((6, 197, 122, 351, 193, 417), 0.0, 0.0, mirror=False, weight=3.0, sigma=0.04)
+
+
+def _edit(au: str, handles: tuple[Handle, ...]) -> tuple[Handle, ...]:
+    if au in NOSE_KEEPERS:
+        handles = (*handles, NOSE_HELD)
+    if au in ("AU1", "AU2"):
+        handles = (*handles, BRIDGE_HELD)
+    return handles
+
+
+EDIT_ACTION_UNITS: dict[str, tuple[Handle, ...]] = {au: _edit(au, hs) for au, hs in REAL_ACTION_UNITS.items()}
+
 #: how much wider real speech opens at intensity 1 (the source's own opening is scaled, never created)
 REAL_OPENING_GAIN: dict[str, float] = {"surprised": 1.35, "fear": 1.2, "happy": 1.05}
 

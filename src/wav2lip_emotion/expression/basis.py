@@ -11,6 +11,7 @@ import numpy as np
 
 from .action_units import (
     ACTION_UNITS,
+    EDIT_ACTION_UNITS,
     INNER_CORNER_L,
     INNER_CORNER_R,
     LIP_CORNER_L,
@@ -87,9 +88,9 @@ def au_field(
     return out / np.maximum(weight, 1.0)[:, None]
 
 
-def au_basis(local: np.ndarray, *, real: bool = True) -> dict[str, np.ndarray]:
-    """Every AU's field [468, 2] (IOD) on this face: the real-face AUs (brows hold the eyes) or the
-    world rig's."""
+def au_basis(local: np.ndarray, *, real: bool = True, edit: bool = False) -> dict[str, np.ndarray]:
+    """Every AU's field [468, 2] (IOD) on this face: the real-face AUs (brows hold the eyes), those an
+    edit applies (``edit``: the nose held too) or the world rig's."""
     side = mouth_side(local)
-    units = REAL_ACTION_UNITS if real else ACTION_UNITS
+    units = EDIT_ACTION_UNITS if edit else REAL_ACTION_UNITS if real else ACTION_UNITS
     return {au: au_field(local, handles, side=side) for au, handles in units.items()}

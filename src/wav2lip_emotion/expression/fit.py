@@ -244,8 +244,10 @@ class ExpressionFit:
     local: np.ndarray
     #: [468, 3] the speaker's neutral shape (IOD)
     neutral: np.ndarray
-    #: the AU fields [468, 2] (IOD) on the neutral shape, every AU
+    #: the AU fields [468, 2] (IOD) on the neutral shape, every AU, as fitted
     basis: dict[str, np.ndarray]
+    #: ... and as an edit applies them (the nose held: ``EDIT_ACTION_UNITS``)
+    edit_basis: dict[str, np.ndarray]
     #: speech and blink fields on the neutral shape
     speech_basis: dict[str, np.ndarray]
     #: [n, len(FIT_AUS)] the source's expression per frame (smoothed), AU coefficients
@@ -265,11 +267,11 @@ class ExpressionFit:
         return {au: float(v) for au, v in zip(FIT_AUS, self.expression[i], strict=True) if abs(v) > 1e-4}
 
     def expression_field(self, coefficients: dict[str, float]) -> np.ndarray:
-        """The displacement [468, 2] (IOD) of a set of AU coefficients on this face."""
+        """The displacement [468, 2] (IOD) an edit gives a set of AU coefficients on this face."""
         out = np.zeros((468, 2))
         for au, v in coefficients.items():
             if v:
-                out += self.basis[au] * v
+                out += self.edit_basis[au] * v
         return out
 
 
@@ -342,6 +344,7 @@ def fit_expression(
         local=local,
         neutral=neutral,
         basis=basis,
+        edit_basis=au_basis(neutral[:, :2], edit=True),
         speech_basis=speech,
         expression=expression,
         jaw=gap,

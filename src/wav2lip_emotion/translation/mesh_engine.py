@@ -145,7 +145,7 @@ class MeshPlan:
         for au in set(source) | set(self.target):
             c = self.target.get(au, 0.0) - source.get(au, 0.0)
             if c:
-                delta += fit.basis[au] * c
+                delta += fit.edit_basis[au] * c
         # a smile widens the lips slowly; speech does it fast: the slow part goes with the expression
         if "AU12" not in self.target:
             delta -= fit.speech_basis["spread"] * float(fit.slow_spread[i])
