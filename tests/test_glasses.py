@@ -165,3 +165,30 @@ def test_notes_say_what_was_done_about_glasses(tmp_path, clip, grace):
     result = wav2lip_emotion.translate(clip, tmp_path / "sad2.mp4", "sad", progress=False)
     assert not any("glasses" in n for n in result.notes), result.notes  # auto, and none seen: no note
     assert glasses_note("off", None, False) == "glasses: not looked for (--glasses off)"
+
+
+def test_a_face_track_file_carries_the_glasses_evidence(tmp_path, clip):
+    """`faces --json` measures glasses as translate's tracking pass does, so `translate --faces` decides
+    the same; an older file without it is read as no evidence, a malformed one is a one-line error."""
+    import json
+
+    import wav2lip_emotion
+    from wav2lip_emotion.cli.face_report import analyse_faces
+    from wav2lip_emotion.translation.face_track import FaceTrackFile
+
+    track = tmp_path / "faces.json"
+    summary = analyse_faces(clip, json_out=track)
+    data = json.loads(track.read_text())
+    evidence = GlassesEvidence.from_json(data["glasses"])
+    assert evidence.frames == -(-summary.found // 24) and not evidence.found()
+    read = FaceTrackFile(track).glasses
+    assert read is not None and read.to_json() == evidence.to_json() == data["glasses"]
+    result = wav2lip_emotion.translate(clip, tmp_path / "on.mp4", "sad", faces=track, glasses="on", progress=False)
+    assert any(n.startswith("glasses asserted (--glasses on) (ring strength") for n in result.notes), result.notes
+    del data["glasses"]
+    track.write_text(json.dumps(data))
+    assert FaceTrackFile(track).glasses is None
+    data["glasses"] = {"strength": 1.0, "asymmetry": 0.0, "rings": [[0.3, 0.3]]}
+    track.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=r"faces\.json: malformed 'glasses' record: rings must be 2 x 72"):
+        FaceTrackFile(track)

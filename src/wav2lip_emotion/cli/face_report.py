@@ -15,6 +15,7 @@ import numpy as np
 
 from ..atomic import write_json_atomic
 from ..faces import CropConfig, FaceCrop, FaceObservation, FaceTracker, TrackerConfig
+from ..faces.glasses import GlassesSampler
 from ..media import VideoReader, VideoWriter, is_image_path, probe_video, read_image, write_image
 
 
@@ -112,6 +113,8 @@ def analyse_faces(
     records: list[dict[str, object]] = []
     start = time.perf_counter()
     missing_start: int | None = None
+    # glasses looked for as translate's tracking pass looks, for translate --faces to use
+    glasses = GlassesSampler() if json_out is not None and landmarks_in_json else None
 
     def note(obs: FaceObservation) -> None:
         nonlocal missing_start
@@ -156,6 +159,8 @@ def analyse_faces(
             for frame in reader:
                 obs = tracker.update(frame.rgb, frame.time)
                 note(obs)
+                if glasses is not None and obs.found and obs.landmarks is not None:
+                    glasses(obs.index, frame.rgb, obs.landmarks.astype(np.float32))
                 if writer is not None:
                     writer.write(draw_observation(frame.rgb, obs))
                 if bar is not None:
@@ -164,5 +169,9 @@ def analyse_faces(
         summary.missing_ranges.append((missing_start, summary.frames - 1))
     summary.seconds = time.perf_counter() - start
     if json_out is not None:
-        write_json_atomic(json_out, {"summary": summary.to_json(), "frames": records})
+        data: dict[str, object] = {"summary": summary.to_json(), "frames": records}
+        verdict = glasses.verdict() if glasses is not None else None
+        if verdict is not None:
+            data["glasses"] = verdict.to_json()
+        write_json_atomic(json_out, data)
     return summary

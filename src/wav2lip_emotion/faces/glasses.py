@@ -74,7 +74,7 @@ class GlassesConfig:
     fade: float = 0.15
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # (rings is an array: compare to_json() instead)
 class GlassesEvidence:
     """What one face (or a clip's faces, see :func:`glasses_in_clip`) shows of a glasses frame."""
 
@@ -92,6 +92,28 @@ class GlassesEvidence:
     def found(self, config: GlassesConfig | None = None) -> bool:
         """Whether this evidence counts as glasses."""
         return bool(self.strength >= (config or GlassesConfig()).strength)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "strength": round(self.strength, 4),
+            "asymmetry": round(self.asymmetry, 4),
+            "rings": np.round(self.rings, 4).tolist(),
+            "frames": self.frames,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> GlassesEvidence:
+        """The evidence :meth:`to_json` wrote; ValueError when ``data`` is not that."""
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        try:
+            rings = np.asarray(data["rings"], dtype=np.float64)
+            out = cls(float(data["strength"]), float(data["asymmetry"]), rings, int(data.get("frames", 1)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"missing or malformed field ({exc})") from None
+        if rings.shape != (2, len(ANGLES)) or not np.isfinite(rings).all():
+            raise ValueError(f"rings must be 2 x {len(ANGLES)} finite radii, got shape {rings.shape}")
+        return out
 
     def describe(self) -> str:
         return f"ring strength {self.strength:.2f}, asymmetry {self.asymmetry:.3f} IOD over {self.frames} frame(s)"

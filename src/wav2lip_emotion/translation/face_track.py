@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import ConfigError, TranslationError
 from ..faces import FaceObservation
+from ..faces.glasses import GlassesEvidence
 
 
 class FaceTrackFile:
@@ -32,6 +33,13 @@ class FaceTrackFile:
                 raise ConfigError(f"{self.path}: frame record {i} is not an object with an integer index")
             self.frames[int(rec.get("index", i))] = rec
         self.count = max(self.frames) + 1
+        #: the glasses evidence ``faces --json`` measured (since 2026-12-05), or None
+        self.glasses: GlassesEvidence | None = None
+        if isinstance(data, dict) and data.get("glasses") is not None:
+            try:
+                self.glasses = GlassesEvidence.from_json(data["glasses"])
+            except ValueError as exc:
+                raise ConfigError(f"{self.path}: malformed 'glasses' record: {exc}") from None
 
     def observation(self, index: int, time_s: float) -> FaceObservation:
         rec = self.frames.get(index)

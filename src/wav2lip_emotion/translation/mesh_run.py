@@ -162,7 +162,8 @@ def translate_mesh(
                 landmarks, valid, times, tracks = track_faces(frames, tracker, tick, look)
                 glasses = look.verdict() if look is not None else None
         else:
-            glasses = None
+            # the glasses measured by `faces --json` as this pass would have measured them
+            glasses = faces.glasses if engine.glasses != "off" else None
             landmarks, valid, times, tracks = faces.mesh_track()
         run.track_seconds = time.perf_counter() - t0
         run.frames = len(valid)
