@@ -206,10 +206,11 @@ def glasses_evidence(rgb: np.ndarray, landmarks: np.ndarray) -> GlassesEvidence:
     band_m = m.copy()
     band_m[:, 2] -= (x0, y0)
     size = (int(2.4 * PX), int(1.3 * PX))
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY)
-    band = cv2.warpAffine(gray, band_m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(
-        np.float32
+    # resampled first, then made grey: only the band's pixels are converted, whatever the frame's size
+    colour = cv2.warpAffine(
+        np.ascontiguousarray(rgb[..., :3]), band_m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    band = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY).astype(np.float32)
     contrast = float(band[int(0.2 * PX) : int(1.1 * PX), int(0.2 * PX) : int(2.2 * PX)].std()) + 1.0
     canon = pts[:, :2] @ band_m[:, :2].T + band_m[:, 2]
     right, left = _eye_centres(canon)
