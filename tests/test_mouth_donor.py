@@ -172,3 +172,29 @@ def test_translate_borrows_the_mouth_whether_the_calm_frames_come_before_or_afte
     with VideoReader(out) as reader:
         edited = next(f.rgb for f in reader if f.index == smiling)
     assert _opening(edited) < 0.15 * _opening(frames[smiling])
+
+
+@pytest.mark.parametrize("name", ["feat_happy", "astronaut"])
+def test_a_photos_open_smile_keeps_its_mouth_away_from_happy(name):
+    """A photo has no calm mouth to borrow: sent to sad, its open smile's corners were pulled down around
+    the teeth into a pout. They are now held (85%) while the brows still take the edit; a closed mouth,
+    a smiling destination, neutral and a clip are not held."""
+    rgb = read_image(asset_path(name))
+    lm = FaceTracker().update(rgb, 0.0).landmarks.astype(np.float64)
+    one = (lm[None], np.array([True]), np.array([0.0]))
+    plan = MeshEngine("sad", glasses="off").plan(*one)
+    assert plan.held is not None
+    held = plan.local_displacement(0)
+    plan.held = None
+    free = plan.local_displacement(0)
+    corners = [61, 291]
+    assert np.abs(held[corners]).max() < 0.2 * np.abs(free[corners]).max()
+    assert -(held[107, 1] + held[336, 1]) / 2 > 0.1  # the inner brows still rise
+    for to in ("happy", "neutral", "surprised", "contempt"):
+        assert MeshEngine(to, glasses="off").plan(*one).held is None, to
+    grace = read_image(asset_path("grace_hopper"))  # a closed mouth
+    glm = FaceTracker().update(grace, 0.0).landmarks.astype(np.float64)
+    assert MeshEngine("sad", glasses="off").plan(glm[None], np.array([True]), np.array([0.0])).held is None
+    # the same face twice is a clip: its calm mouth, if any, is borrowed instead
+    two = (np.stack([lm, lm]), np.array([True, True]), np.array([0.0, 0.04]))
+    assert MeshEngine("sad", glasses="off").plan(*two).held is None

@@ -29,7 +29,7 @@ from ..expression.intensity import IntensitySchedule
 from ..faces.glasses import GLASSES_MODES, GlassesEvidence, default_rings, held_points, symmetric_rings
 from ..faces.mesh import FACE_OVAL
 from ..faces.warp import DEADBAND, backward_map, fold_guard, triangulate, warp_where
-from .mouth_donor import MouthDonors, borrow_mouth, choose_donors, inner_opening
+from .mouth_donor import MouthDonors, borrow_mouth, choose_donors, inner_opening, open_smile_hold
 
 #: the pasted region: the face outline scaled this much around its centre (the warp fades out between
 #: the outline and the first ring, so the paste ends where the warp has nearly stopped: a jaw that
@@ -121,8 +121,9 @@ class MeshPlan:
     #: calm mouths borrowed from other frames where the source smiles and the destination does not
     #: (:mod:`.mouth_donor`); None: none (a photo, a smiling destination, no calm frame)
     mouth: MouthDonors | None = None
-    #: [468] how much each point is held still under a glasses frame (1 = not moved; see
-    #: :func:`~wav2lip_emotion.faces.glasses.held_points`); None: no glasses held
+    #: [468] how much each point is held still (1 = not moved): under a glasses frame
+    #: (:func:`~wav2lip_emotion.faces.glasses.held_points`), around a photo's open smile
+    #: (:func:`~.mouth_donor.open_smile_hold`); None: nothing held
     held: np.ndarray | None = None
 
     @property
@@ -245,9 +246,8 @@ class MeshEngine:
         :attr:`glasses` "auto" and for the shape of the frame held."""
         ranges = [(0, len(valid))] if tracks is None else shot_ranges(valid, tracks)
         rings = self.glasses_rings(glasses)
-        if len(ranges) > 1:
-            return ShotPlans([(a, b, self._plan(landmarks[a:b], valid[a:b], times[a:b], rings)) for a, b in ranges])
-        return self._plan(landmarks, valid, times, rings)
+        plans = [(a, b, self._plan(landmarks[a:b], valid[a:b], times[a:b], rings)) for a, b in ranges]
+        return ShotPlans(plans) if len(plans) > 1 else plans[0][2]
 
     def glasses_rings(self, glasses: GlassesEvidence | None) -> np.ndarray | None:
         """The glasses rings to hold still (see :func:`held_points`), or None: with "auto" the measured
@@ -281,6 +281,10 @@ class MeshEngine:
             jaw_rest=float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0,
             held=None if rings is None else held_points(fit.neutral, rings),
         )
+        if len(valid) == 1 and "AU12" not in target and self.to != "neutral" and opening_gain(self.to) <= 1.0:
+            smile = open_smile_hold(fit)  # a photo's open smile keeps its mouth (no calm frame to borrow)
+            if smile is not None:
+                plan.held = smile if plan.held is None else np.maximum(plan.held, smile)
         if len(valid) > 1:
             plan.placement = steady[..., :2]
             plan.damping = guard_damping(plan)

