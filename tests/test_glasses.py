@@ -86,6 +86,10 @@ def test_the_sampler_looks_at_every_nth_face(grace):
     assert len(sampler.evidence) == 3  # faces 0, 3, 6
     verdict = sampler.verdict()
     assert verdict is not None and verdict.frames == 3 and verdict.found()
+    flat = np.zeros((468, 3))  # a degenerate mesh is skipped, not an error in the middle of a clip
+    GlassesSampler(every=1)(0, grace[0], flat)
+    with pytest.raises(ValueError, match="coincide"):
+        glasses_evidence(grace[0], flat)
 
 
 def test_held_points_hold_the_eyes_and_free_the_mouth(grace):

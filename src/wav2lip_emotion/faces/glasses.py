@@ -30,6 +30,7 @@ frame the evidence does not show clearly.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -302,7 +303,8 @@ class GlassesSampler:
 
     def __call__(self, i: int, rgb: np.ndarray, landmarks: np.ndarray) -> None:
         if self._seen % self.every == 0:
-            self.evidence.append(glasses_evidence(rgb, landmarks))
+            with contextlib.suppress(ValueError):  # a degenerate mesh (both eyes on one point): no look
+                self.evidence.append(glasses_evidence(rgb, landmarks))
         self._seen += 1
 
     def verdict(self) -> GlassesEvidence | None:
