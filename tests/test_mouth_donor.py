@@ -198,3 +198,22 @@ def test_a_photos_open_smile_keeps_its_mouth_away_from_happy(name):
     # the same face twice is a clip: its calm mouth, if any, is borrowed instead
     two = (np.stack([lm, lm]), np.array([True, True]), np.array([0.0, 0.04]))
     assert MeshEngine("sad", glasses="off").plan(*two).held is None
+
+
+def test_a_wide_open_smile_is_held_even_where_its_corners_hardly_rise():
+    """A wide-open smile's corners hardly rise above its lip midline (AU12 0.13 on this face of dlib's
+    group photo 2008_002506.jpg); its width tells it (0.78 IOD corner to corner)."""
+    import cv2
+
+    from wav2lip_emotion.expression.fit import FIT_AUS
+    from wav2lip_emotion.faces.annotations import dlib_face_boxes
+
+    folder = asset_path("dlib_faces")
+    x0, y0, x1, y1 = dlib_face_boxes(folder)["2008_002506.jpg"][0]
+    m = 0.6 * (x1 - x0)
+    rgb = read_image(folder / "2008_002506.jpg")[int(y0 - m) : int(y1 + m), int(x0 - m) : int(x1 + m)]
+    rgb = cv2.resize(rgb, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LANCZOS4)
+    lm = FaceTracker().update(rgb, 0.0).landmarks.astype(np.float64)
+    plan = MeshEngine("sad", glasses="off").plan(lm[None], np.array([True]), np.array([0.0]))
+    assert plan.fit.expression[0, FIT_AUS.index("AU12")] < 0.2
+    assert plan.held is not None and plan.held[[61, 291]].min() > 0.8

@@ -215,6 +215,11 @@ def borrow_mouth(
 #: a photo's open smile (teeth between the lips) is held where the edit would turn its corners down:
 #: fully from this inner-lip opening (IOD) on, not at all below the first (a closed smile is edited)
 OPEN_FROM, OPEN_FULL = 0.04, 0.08
+#: ... and it smiles by its AU12, or by its width (lip corner to corner, IOD) from the first value on,
+#: fully from the second: a photo has no neutral of its own, and a wide-open smile's corners hardly rise
+#: above its lip midline (AU12 0.00-0.21 on four of the store's smiling group faces), while it is wide:
+#: open smiles measured 0.68-0.79 on the store's photos, mouths that do not smile 0.50-0.62
+WIDE_FROM, WIDE_FULL = 0.62, 0.70
 #: how much of the mouth's displacement an open smile keeps still, and over what distance from the lips
 #: (IOD) the hold fades out into the cheeks and chin
 SMILE_HOLD, SMILE_HOLD_REACH = 0.85, 0.25
@@ -227,7 +232,9 @@ def open_smile_hold(fit: ExpressionFit) -> np.ndarray | None:
     happy photo and the astronaut): the mouth now keeps its smile, and the rest of the face (brows,
     lids, cheeks) takes the edit."""
     local = fit.local[0, :, :2]
-    smile = np.clip((float(fit.expression[0, FIT_AUS.index("AU12")]) - SMILE_FROM) / (SMILE_FULL - SMILE_FROM), 0, 1)
+    au12 = (float(fit.expression[0, FIT_AUS.index("AU12")]) - SMILE_FROM) / (SMILE_FULL - SMILE_FROM)
+    wide = (float(np.linalg.norm(local[61] - local[291])) - WIDE_FROM) / (WIDE_FULL - WIDE_FROM)
+    smile = float(np.clip(max(au12, wide), 0.0, 1.0))
     opened = np.clip((float(inner_opening(local[None])[0]) - OPEN_FROM) / (OPEN_FULL - OPEN_FROM), 0.0, 1.0)
     if smile * opened == 0.0:
         return None
