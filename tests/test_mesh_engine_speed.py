@@ -163,6 +163,12 @@ def test_frames_warped_on_threads_give_the_sequential_edit_to_the_byte(tmp_path,
     clip = request.getfixturevalue(which)
     one = _translate(clip, tmp_path / "one.mp4", monkeypatch, 1, jitter=False)
     many = _translate(clip, tmp_path / "many.mp4", monkeypatch, 3, jitter=True)
+    # the frames handed to the encoder first (the pipeline's own determinism), then the files' bytes
+    # (the encoder's too): a failure then says which of the two differed, and where
+    assert len(one) == len(many)
+    for i, ((_, a), (_, b)) in enumerate(zip(one, many, strict=True)):
+        diff = np.abs(a.astype(int) - b.astype(int))
+        assert not diff.any(), f"frame {i}: {int((diff > 0).sum())} values differ, by up to {diff.max()}"
     assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "many.mp4").read_bytes()
     kinds = {kind for kind, _ in one + many}
     assert kinds == ({"rgb"} if which == "clip" else {"planes"})
