@@ -183,21 +183,18 @@ def test_a_photos_open_smile_keeps_its_mouth_away_from_happy(name):
     lm = FaceTracker().update(rgb, 0.0).landmarks.astype(np.float64)
     one = (lm[None], np.array([True]), np.array([0.0]))
     plan = MeshEngine("sad", glasses="off").plan(*one)
-    assert plan.held is not None
+    assert plan.smile_hold is not None
     held = plan.local_displacement(0)
-    plan.held = None
+    plan.smile_hold = None
     free = plan.local_displacement(0)
     corners = [61, 291]
     assert np.abs(held[corners]).max() < 0.2 * np.abs(free[corners]).max()
     assert -(held[107, 1] + held[336, 1]) / 2 > 0.1  # the inner brows still rise
     for to in ("happy", "neutral", "surprised", "contempt"):
-        assert MeshEngine(to, glasses="off").plan(*one).held is None, to
+        assert MeshEngine(to, glasses="off").plan(*one).smile_hold is None, to
     grace = read_image(asset_path("grace_hopper"))  # a closed mouth
     glm = FaceTracker().update(grace, 0.0).landmarks.astype(np.float64)
-    assert MeshEngine("sad", glasses="off").plan(glm[None], np.array([True]), np.array([0.0])).held is None
-    # the same face twice is a clip: its calm mouth, if any, is borrowed instead
-    two = (np.stack([lm, lm]), np.array([True, True]), np.array([0.0, 0.04]))
-    assert MeshEngine("sad", glasses="off").plan(*two).held is None
+    assert MeshEngine("sad", glasses="off").plan(glm[None], np.array([True]), np.array([0.0])).smile_hold is None
 
 
 def test_a_wide_open_smile_is_held_even_where_its_corners_hardly_rise():
@@ -216,4 +213,30 @@ def test_a_wide_open_smile_is_held_even_where_its_corners_hardly_rise():
     lm = FaceTracker().update(rgb, 0.0).landmarks.astype(np.float64)
     plan = MeshEngine("sad", glasses="off").plan(lm[None], np.array([True]), np.array([0.0]))
     assert plan.fit.expression[0, FIT_AUS.index("AU12")] < 0.2
-    assert plan.held is not None and plan.held[[61, 291]].min() > 0.8
+    assert plan.smile_hold is not None and (plan.smile_hold[0][[61, 291]] * plan.smile_hold[1][0]).min() > 0.8
+
+
+def test_a_clip_that_smiles_throughout_keeps_its_mouth_and_one_with_calm_frames_borrows(clip, tmp_path):
+    """single_face's smiling second alone (no calm frame to borrow) sent to sad: its open smile is held,
+    steadily (smoothed over 0.3 s, not following the syllables); the whole clip, whose first second is
+    calm, borrows the calm mouth where it can and holds nothing there."""
+    from wav2lip_emotion.media import VideoWriter
+
+    smiling = tmp_path / "smiling.mp4"
+    with VideoReader(asset_path("single_face")) as reader, VideoWriter(smiling, reader.info.fps, 640, 360) as out:
+        for f in reader:
+            if f.index >= 40:
+                out.write(f.rgb)
+    for path, borrows in ((smiling, False), (asset_path("single_face"), True)):
+        with VideoReader(path, fast_colour=True) as reader:
+            landmarks, valid, times, _ = track_faces(reader)
+        plan = MeshEngine("sad", glasses="off").plan(landmarks, valid, times)
+        assert (plan.mouth is not None) == borrows
+        assert plan.smile_hold is not None
+        weights, frames = plan.smile_hold
+        if borrows:  # where the calm mouth is pasted fully, nothing is held
+            full = plan.mouth.weight > 0.99
+            assert full.any() and frames[full].max() < 0.05
+        else:
+            assert frames.min() > 0.5 and np.abs(np.diff(frames)).max() < 0.1  # held throughout, steadily
+            assert weights[[61, 291]].min() > 0.8 and weights[[105, 334]].max() == 0.0  # lips, not brows

