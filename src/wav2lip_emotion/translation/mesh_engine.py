@@ -10,11 +10,14 @@ ever the source's own pixels (stretched), and where an occluder covers the face 
 :class:`MeshEngine` is the model side (plan a clip, edit one frame);
 :func:`~wav2lip_emotion.translation.mesh_run.translate_mesh` is the
 video/image pipeline around it (two passes: track every frame, then edit and encode).
+
+:class:`~.mesh_plan.MeshPlan` (and :class:`~.mesh_plan.ShotPlans`) hold a planned clip; they are
+re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -24,12 +27,13 @@ from scipy.ndimage import gaussian_filter1d, minimum_filter1d
 from ..emotions import parse_emotion
 from ..errors import ConfigError
 from ..expression.action_units import EYE_L_LOWER, EYE_L_UPPER, EYE_R_LOWER, EYE_R_UPPER, LOWER_INNER, UPPER_INNER
-from ..expression.fit import FIT_AUS, ExpressionFit, fit_expression, opening_gain, prototype
+from ..expression.fit import FIT_AUS, fit_expression, opening_gain, prototype
 from ..expression.intensity import IntensitySchedule
 from ..faces.glasses import GLASSES_MODES, GlassesEvidence, default_rings, held_points, symmetric_rings
 from ..faces.mesh import FACE_OVAL
 from ..faces.warp import DEADBAND, backward_map, fold_guard, triangulate, warp_where
-from .mouth_donor import MouthDonors, borrow_mouth, choose_donors, inner_opening, open_smile_hold
+from .mesh_plan import MeshPlan, ShotPlans, shot_ranges
+from .mouth_donor import borrow_mouth, choose_donors, inner_opening, open_smile_hold
 
 #: the pasted region: the face outline scaled this much around its centre (the warp fades out between
 #: the outline and the first ring, so the paste ends where the warp has nearly stopped: a jaw that
@@ -57,6 +61,7 @@ PLACEMENT_SIGMA = 1.0
 #: many frames on each side, then a centred Gaussian of half that): a point damped in one frame and not
 #: in the next would jump; the guard is then applied once more, so no triangle ever flips
 GUARD_RADIUS = 2
+__all__ = ["FrameEdit", "MeshEngine", "MeshPlan", "ShotPlans", "Warped", "shot_ranges"]
 _EYES = ((EYE_R_UPPER, EYE_R_LOWER), (EYE_L_UPPER, EYE_L_LOWER))
 
 
@@ -96,119 +101,6 @@ class Warped:
     #: where the warp takes a pixel from an occluder, the paste keeps the frame's own there too
     map_x: np.ndarray | None = None
     map_y: np.ndarray | None = None
-
-
-@dataclass
-class MeshPlan:
-    """A clip's fit and the intensity of every frame: everything needed to edit its frames."""
-
-    fit: ExpressionFit
-    intensity: np.ndarray
-    to: str
-    #: destination AU coefficients at intensity 1
-    target: dict[str, float] = field(default_factory=dict)
-    gain: float = 1.0
-    #: the warp's triangulation [T, 3] over the control points (see :func:`control_points`), fixed
-    #: for the clip so that it does not change from frame to frame
-    triangles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int32))
-    #: the mouth's opening at rest (IOD): a clip's least open (5th percentile), a photo's closed
-    jaw_rest: float = 0.0
-    #: [n, 468, 2] where the warp is placed: the tracked mesh smoothed over time (see
-    #: :func:`steady_landmarks`); None (a photo): the landmarks given to :meth:`MeshEngine.edit`
-    placement: np.ndarray | None = None
-    #: [n, m] the fold guard's damping of each control point (1 = free), smoothed over time; None: none
-    damping: np.ndarray | None = None
-    #: calm mouths borrowed from other frames where the source smiles and the destination does not
-    #: (:mod:`.mouth_donor`); None: none (a photo, a smiling destination, no calm frame)
-    mouth: MouthDonors | None = None
-    #: [468] how much each point is held still under a glasses frame (1 = not moved; see
-    #: :func:`~wav2lip_emotion.faces.glasses.held_points`); None: no glasses held
-    held: np.ndarray | None = None
-    #: ([468], [n]) how much each point of an open smile's mouth is held, and in which frames
-    #: (:func:`~.mouth_donor.open_smile_hold`); None: none
-    smile_hold: tuple[np.ndarray, np.ndarray] | None = None
-
-    @property
-    def plans(self) -> list[MeshPlan]:
-        """The plans of the clip's shots: this one."""
-        return [self]
-
-    def locate(self, i: int) -> tuple[MeshPlan, int]:
-        """The plan that edits the clip's frame ``i``, and the frame's index in it."""
-        return self, i
-
-    def local_displacement(self, i: int) -> np.ndarray:
-        """Displacement [468, 2] (IOD, face frame) of frame ``i``'s landmarks."""
-        fit = self.fit
-        k = float(self.intensity[i])
-        if k == 0.0 or not fit.valid[i]:
-            return np.zeros((468, 2))
-        source = {au: float(v) for au, v in zip(FIT_AUS, fit.expression[i], strict=True)}
-        delta = np.zeros((468, 2))
-        for au in set(source) | set(self.target):
-            c = self.target.get(au, 0.0) - source.get(au, 0.0)
-            if c:
-                delta += fit.edit_basis[au] * c
-        # a smile widens the lips slowly; speech does it fast: the slow part goes with the expression
-        if "AU12" not in self.target:
-            delta -= fit.speech_basis["spread"] * float(fit.slow_spread[i])
-        delta *= k
-        # the source's own opening (speech) is scaled, never created, and by one factor for the whole
-        # clip, so that the opening keeps its course over time
-        gain = self.gain
-        if gain != 1.0:
-            opening = max(0.0, float(fit.jaw[i]) - self.jaw_rest)
-            delta += fit.speech_basis["jaw"] * (k * (gain - 1.0) * opening)
-        if self.held is not None:
-            delta *= 1.0 - self.held[:, None]
-        if self.smile_hold is not None and self.smile_hold[1][i] > 0:
-            delta *= 1.0 - self.smile_hold[1][i] * self.smile_hold[0][:, None]
-        return _uncross_lips(fit.local[i, :, :2], delta)
-
-
-def _uncross_lips(local: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """Lips pressed by the edit meet but never pass through each other."""
-    up, low = list(UPPER_INNER), list(LOWER_INNER)
-    target = local + delta
-    overlap = np.clip(target[up, 1] - target[low, 1], 0.0, None)
-    if overlap.any():
-        delta = delta.copy()
-        delta[low, 1] += overlap
-    return delta
-
-
-@dataclass
-class ShotPlans:
-    """A clip whose frames show different faces (shots of an edited clip, or a face lost for long and
-    then someone else's): a plan of its own for each run of frames of one track, so that one person's
-    shape is never taken for another's expression."""
-
-    #: (first frame, frame after the last, that run's plan)
-    shots: list[tuple[int, int, MeshPlan]]
-
-    @property
-    def plans(self) -> list[MeshPlan]:
-        return [plan for _, _, plan in self.shots]
-
-    def locate(self, i: int) -> tuple[MeshPlan, int]:
-        for start, stop, plan in self.shots:
-            if start <= i < stop:
-                return plan, i - start
-        raise IndexError(f"frame {i} is outside the clip's {self.shots[-1][1]} frames")
-
-
-def shot_ranges(valid: np.ndarray, tracks: np.ndarray) -> list[tuple[int, int]]:
-    """Frame ranges [start, stop) of one track each: a range ends where the next face found belongs to
-    another track (frames without a face stay with the range before them)."""
-    starts = [0]
-    current = None
-    for i, (ok, track) in enumerate(zip(np.asarray(valid, bool), np.asarray(tracks), strict=True)):
-        if not ok:
-            continue
-        if current is not None and track != current:
-            starts.append(i)
-        current = track
-    return [(a, b) for a, b in zip(starts, [*starts[1:], len(valid)], strict=True)]
 
 
 class MeshEngine:
