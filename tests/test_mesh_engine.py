@@ -471,7 +471,7 @@ def test_an_encoder_failure_mid_clip_raises_and_writes_nothing(tmp_path, clip, m
 def test_prefetched_keeps_order_raises_where_the_error_was_and_stops_early():
     import threading
 
-    from wav2lip_emotion.translation.mesh_run import prefetched
+    from wav2lip_emotion.translation.frame_threads import prefetched
 
     with prefetched(iter(range(50)), depth=3) as items:
         assert list(items) == list(range(50))

@@ -19,7 +19,7 @@ from wav2lip_emotion.faces.warp import _hits, fold_guard, triangulate, warp_regi
 from wav2lip_emotion.media import VideoReader
 from wav2lip_emotion.media import video as media_video
 from wav2lip_emotion.media.planes import paste_rgb
-from wav2lip_emotion.translation import face_window, mesh_run
+from wav2lip_emotion.translation import face_window, frame_threads
 from wav2lip_emotion.translation.mesh_engine import MeshEngine
 from wav2lip_emotion.translation.mesh_run import track_faces, translate_mesh
 
@@ -129,7 +129,7 @@ def _translate(clip: Path, out: Path, monkeypatch, threads: int, jitter: bool) -
 
     monkeypatch.setattr(media_video.VideoWriter, "write", keep_rgb)
     monkeypatch.setattr(media_video.VideoWriter, "write_planes", keep_planes)
-    monkeypatch.setattr(mesh_run, "WARP_THREADS", threads)
+    monkeypatch.setattr(frame_threads, "WARP_THREADS", threads)
     engine = MeshEngine("happy", occluders=OccluderDetector())
     if jitter:  # warps finish out of order
         rng = random.Random(5)
