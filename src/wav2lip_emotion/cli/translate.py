@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from .options import Command, add_device, add_option, add_quiet, config_from_args
@@ -23,7 +24,19 @@ def translate_config(args: argparse.Namespace) -> TranslateConfig:
 def _run_translate(args: argparse.Namespace) -> int:
     from ..translation import translate
 
-    result = translate(args.input, args.output, config=translate_config(args))
+    try:
+        result = translate(args.input, args.output, config=translate_config(args))
+    except KeyboardInterrupt:
+        from pathlib import Path
+
+        from ..translation.resume import resume_folder
+
+        if resume_folder(Path(args.output)).is_dir():
+            print(
+                "wav2lip-emotion: interrupted; what was finished is kept: run the same command again to go on",
+                file=sys.stderr,
+            )
+        raise
     print(result.describe())
     if args.json:
         from ..atomic import write_json_atomic
@@ -136,6 +149,16 @@ def _translate_options(p: argparse.ArgumentParser) -> None:
         type=int,
         help=f"x264 quality: 0 lossless .. 51 worst (default {MESH_CRF} with the mesh engine, which also encodes "
         f"with small dead zones to keep the source's fine texture; {MODEL_CRF} learned)",
+    )
+    add_option(
+        p,
+        "--resume-every",
+        source=TranslateConfig,
+        type=float,
+        metavar="SECONDS",
+        help="mesh, video: encode in pieces of this many seconds, kept in a hidden folder next to the output until "
+        "the whole is joined; a run stopped by a crash or Ctrl-C goes on where it stopped when the same command "
+        "is run again (default %(default)s; 0 = one piece, a stopped run starts over)",
     )
     add_option(p, "--threads", source=TranslateConfig, type=int, help="torch CPU threads (default: all cores)")
     add_option(

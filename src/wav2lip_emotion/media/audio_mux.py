@@ -57,6 +57,21 @@ def copied_packets(src: Any, a_in: Any, a_out: Any, offset: float, source: Path 
         yield float(ts * packet.time_base), packet
 
 
+def audio_into(out: Any, src: Any, source: Path, path: Path) -> tuple[str, Iterator[tuple[float, Any]]]:
+    """Add the first audio stream of the opened input ``src`` (read from ``source``) to ``out`` (written
+    to ``path``): ("copy", its packets) when MP4 can hold its codec, else ("aac", the packets of its
+    AAC transcoding); timestamps shifted so that the source's first video frame is at 0."""
+    if not src.streams.audio:
+        raise MediaError(f"{source}: has no audio stream to put into {path}")
+    a_in = src.streams.audio[0]
+    offset = source_offset(src)  # seconds removed from the source timestamps
+    if a_in.codec_context.name in MP4_AUDIO_COPY_CODECS:
+        a_out = add_copied_stream(out, a_in)
+        if a_out is not None:
+            return "copy", copied_packets(src, a_in, a_out, offset, source)
+    return "aac", transcoded_packets(out, src, a_in, offset, source, path)
+
+
 def intact_packets(src: Any, a_in: Any, source: Path | None) -> Iterator[Any]:
     """The packets of ``a_in`` demuxed from ``src``, the flush packet included, less a damaged last one (a
     file cut short ends in one); a damaged packet with more after it is kept, as players keep it."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..atomic import new_file_mode
 from ..errors import ConfigError, MediaError
-from .audio_mux import MP4_AUDIO_COPY_CODECS, add_copied_stream, copied_packets, source_offset, transcoded_packets
+from .audio_mux import audio_into
 from .avio import describe_av_error, open_input, remove_quietly
 from .planes import BT709, Colour
 
@@ -147,18 +147,7 @@ class VideoWriter:
 
     def _open_audio(self, source: Path) -> None:
         self._src = open_input(source, "audio")
-        if not self._src.streams.audio:
-            raise MediaError(f"{source}: has no audio stream to put into {self.path}")
-        a_in = self._src.streams.audio[0]
-        offset = source_offset(self._src)  # seconds removed from the source timestamps
-        if a_in.codec_context.name in MP4_AUDIO_COPY_CODECS:
-            a_out = add_copied_stream(self._out, a_in)
-            if a_out is not None:
-                self.audio_mode = "copy"
-                self._audio_packets = copied_packets(self._src, a_in, a_out, offset, self.audio_from)
-                return
-        self.audio_mode = "aac"
-        self._audio_packets = transcoded_packets(self._out, self._src, a_in, offset, self.audio_from, self.path)
+        self.audio_mode, self._audio_packets = audio_into(self._out, self._src, source, self.path)
 
     # ------------------------------------------------------------------ writing
 

@@ -95,6 +95,11 @@ class TranslateConfig:
     #: with 30% more bits (docs/media.md)
     crf: int | None = None
     preset: str = "veryfast"
+    #: mesh engine, video: the output is encoded in pieces of this many seconds, kept with the tracked
+    #: faces in a hidden folder next to it (``.OUTPUT.resume``) until the whole is joined, so that a run
+    #: stopped by a crash or Ctrl-C goes on where it stopped when run again (docs/translate.md,
+    #: "Resuming"); 0 = one piece, nothing kept (a stopped run starts over)
+    resume_every: float = 10.0
     #: CPU threads for torch (None = torch's default: all cores)
     threads: int | None = None
     #: show a progress bar (frames/s, ETA) on stderr
@@ -157,6 +162,8 @@ class TranslateConfig:
             CropConfig(padding=float(self.crop_padding))  # range check
         if not 0 <= self.paste_grow <= 0.5:
             raise ConfigError(f"paste_grow must be in [0, 0.5], got {self.paste_grow}")
+        if not (isinstance(self.resume_every, int | float) and 0 <= self.resume_every < float("inf")):
+            raise ConfigError(f"resume_every must be 0 or a number of seconds, got {self.resume_every!r}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be at least 1, got {self.threads}")
 

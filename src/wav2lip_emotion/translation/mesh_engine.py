@@ -127,6 +127,26 @@ class MeshEngine:
         #: the last frame's occluder mask (frame index, region, face centre, mask), see :meth:`_steady`
         self._occluded: tuple[int, tuple[int, int, int, int], np.ndarray, np.ndarray, int] | None = None
 
+    def settings(self) -> dict[str, Any]:
+        """What shapes this engine's output (a resumed run must match it: translation/resume.py)."""
+        occluders = None if self.occluders is None else repr(getattr(self.occluders, "config", self.occluders))
+        return {
+            "to": self.to,
+            "source": self.source,
+            "intensity": self.schedule.describe(),
+            "occluders": occluders,
+            "glasses": self.glasses,
+        }
+
+    def restart_occluders(self) -> None:
+        """Forget what the occluder masks carry from frame to frame (the detector's skin model and
+        hands, the fading mask), as at the start of a clip. A resumable run does so at the start of each
+        piece, so that a piece comes out the same whether it follows the one before or a restart."""
+        self._occluded = None
+        reset = getattr(self.occluders, "reset", None)
+        if reset is not None:
+            reset()
+
     def plan(
         self,
         landmarks: np.ndarray,

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, MediaError, TranslationError
+from ..errors import ConfigError, MediaError, TranslationError, Wav2LipEmotionError
 from ..faces import FaceTracker
-from ..faces.glasses import GlassesSampler, glasses_evidence, glasses_note
+from ..faces.glasses import GlassesEvidence, GlassesSampler, glasses_evidence, glasses_note
 from ..media import (
     Frame,
     VideoInfo,
@@ -33,11 +33,13 @@ from ..media import (
     write_image,
 )
 from ..media.images import ALPHA_SUFFIXES
-from ..media.planes import paste_rgb
+from ..media.planes import Colour, paste_rgb
+from ..media.segments import SegmentedVideoWriter
 from .face_track import FaceTrackFile
 from .face_window import face_windows, in_rgb_around_faces, planes_pay
 from .frame_threads import prefetched, warp_pool, warped_ahead
 from .mesh_engine import FrameEdit, MeshEngine, MeshPlan, ShotPlans, Warped
+from .resume import ResumeFolder, TrackPass, frames_from, resume_point
 
 
 @dataclass
@@ -114,6 +116,7 @@ def translate_mesh(
     progress: bool = True,
     on_progress: Progress | None = None,
     faces: FaceTrackFile | None = None,
+    resume_every: float = 0.0,
 ) -> MeshRun:
     """Edit a video (H.264 MP4 out, the input's audio copied when it has any, its pixel aspect kept) or a
     photo (same format out, its alpha channel kept). Nothing is written unless everything succeeded.
@@ -121,7 +124,8 @@ def translate_mesh(
     A video cut short is edited as far as it decodes, and a variable frame rate is written at its
     average rate; ``notes`` says so. ``crf``, ``preset``, ``deadzones``: the x264 settings (see
     :class:`~wav2lip_emotion.media.VideoWriter`). ``faces``: the video's face track from ``faces --json``,
-    used instead of the tracking pass (the video is then decoded once); it must cover every frame."""
+    used instead of the tracking pass (the video is then decoded once); it must cover every frame.
+    ``resume_every``: seconds per piece of a resumable run (translation/resume.py); 0 = not resumable."""
     if faces is not None and is_image_path(input_path):
         raise ConfigError(f"{faces.path}: a face-track file is for a video; {input_path} is a photo")
     run = MeshRun()
@@ -132,6 +136,18 @@ def translate_mesh(
     run.has_audio, run.audio_codec = info.has_audio, info.audio_codec
     total = info.frame_count or None
     passes = 1 if faces is not None else 2
+    piece = max(1, round(resume_every * info.fps)) if resume_every > 0 else 0
+    folder = None
+    if piece:
+        settings = {
+            "engine": engine.settings(),
+            "tracker": repr(tracker.config),
+            "side_by_side": side_by_side,
+            "faces": faces.path if faces is not None else None,
+            "encoder": [crf, preset, deadzones],
+            "piece_frames": piece,
+        }
+        folder = ResumeFolder(output, input_path, settings)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -139,16 +155,23 @@ def translate_mesh(
         bar = tqdm(total=passes * total if total else None, unit="frame", desc="mesh engine", dynamic_ncols=True)
     done = [0]
 
-    def tick() -> None:
-        done[0] += 1
+    def tick(n: int = 1) -> None:
+        done[0] += n
         if bar is not None:
-            bar.update(1)
+            bar.update(n)
         if on_progress is not None:
             on_progress(done[0], passes * total if total else None)
 
     try:
         t0 = time.perf_counter()
-        if faces is None:
+        kept = folder.load_track() if folder is not None and faces is None else None
+        ended_early, deinterlaced = None, 0
+        if kept is not None:
+            landmarks, valid, times, tracks = kept.landmarks, kept.valid, kept.times, kept.tracks
+            glasses = GlassesEvidence.from_json(kept.glasses) if kept.glasses is not None else None
+            ended_early, deinterlaced = kept.ended_early, kept.deinterlaced
+            tick(len(valid))
+        elif faces is None:
             # the tracker only looks at the frames: swscale's fast colour conversion (a third of the
             # cost, about a grey level off) is enough there; the edit pass converts exactly
             with (
@@ -158,6 +181,10 @@ def translate_mesh(
                 look = GlassesSampler() if engine.glasses != "off" else None
                 landmarks, valid, times, tracks = track_faces(frames, tracker, tick, look)
                 glasses = look.verdict() if look is not None else None
+            ended_early, deinterlaced = reader.ended_early, reader.deinterlaced
+            if folder is not None and len(valid):
+                evidence = glasses.to_json() if glasses is not None else None
+                folder.save_track(TrackPass(landmarks, valid, times, tracks, evidence, ended_early, deinterlaced))
         else:
             # the glasses measured by `faces --json` as this pass would have measured them
             glasses = faces.glasses if engine.glasses != "off" else None
@@ -166,8 +193,8 @@ def translate_mesh(
         run.frames = len(valid)
         if faces is None:
             if run.frames == 0:
-                raise MediaError(f"{input_path}: has no video frames that decode" + _why(reader.ended_early))
-            run.notes.extend(_input_notes(input_path, info, reader.ended_early, times, reader.deinterlaced))
+                raise MediaError(f"{input_path}: has no video frames that decode" + _why(ended_early))
+            run.notes.extend(_input_notes(input_path, info, ended_early, times, deinterlaced))
         else:
             run.notes.append(f"faces read from {faces.path} (not tracked)")
         run.faces = int(valid.sum())
@@ -204,24 +231,37 @@ def translate_mesh(
         windows = face_windows(engine, plan, landmarks, (info.width, info.height))
         planar = side_by_side is None and planes_pay(windows, (info.width, info.height))
         reader = VideoReader(input_path, allow_truncated=True, keep_planes=planar, planes_only=planar)
+        totals: dict[int, list[int]] = {}  # each piece's totals (damped, would flip, flipped, occluded)
         with contextlib.ExitStack() as stack:
-            sar = info.sample_aspect_ratio
-            video_writer = functools.partial(
-                VideoWriter,
-                fps=info.fps,
-                height=info.height,
-                audio_from=audio,
-                crf=crf,
-                preset=preset,
-                sample_aspect_ratio=sar,
-                deadzones=deadzones,
-            )
-            writer = video_writer(output, width=info.width, colour=reader.colour)
+            encoding = {
+                "fps": info.fps,
+                "height": info.height,
+                "audio_from": audio,
+                "crf": crf,
+                "preset": preset,
+                "sample_aspect_ratio": info.sample_aspect_ratio,
+                "deadzones": deadzones,
+            }
+
+            def open_writer(path: Path, width: int, colour: Colour | None, part: str, kept: bool) -> Any:
+                if folder is None:
+                    return VideoWriter(path, width=width, colour=colour, **encoding)
+                keep = functools.partial(folder.piece_done, totals) if kept else None
+                return SegmentedVideoWriter(
+                    path, folder.path / part, piece, width=width, colour=colour, on_piece=keep, **encoding
+                )
+
+            writer = open_writer(output, info.width, reader.colour, "video", True)
             stack.callback(writer.abort)
             side = None
             if side_by_side is not None:
-                side = video_writer(side_by_side, width=2 * info.width)
+                side = open_writer(side_by_side, 2 * info.width, None, "side", False)
                 stack.callback(side.abort)
+            skip = 0
+            if folder is not None:
+                skip, before = resume_point(folder, writer, side)
+                run.damped_points, run.would_flip, run.flipped, run.occluded_frames = before
+                run.notes.extend(folder.notes(skip))
             stack.enter_context(reader)
             # frames are decoded ahead on one thread, warped on a few (several frames at once: the warp
             # reads only its frame and the plan, and the remap and numpy release the GIL), pasted here in
@@ -236,17 +276,19 @@ def translate_mesh(
             if run.borrowed:
                 frames = _keeping_donors(frames, plan)
             decoded = [0]  # frames decoded: one more than the clip's when a video outlasts its face-track file
-            frames = _counted(frames, decoded)
+            frames = frames_from(_counted(frames, decoded), skip, tick)
             warps = warped_ahead(frames, engine, plan, landmarks, valid, workers, run.frames)
             for frame, warped in stack.enter_context(contextlib.closing(warps)):
                 i = frame.index
+                if piece and i % piece == 0:
+                    engine.restart_occluders()  # each piece alike, whether resumed or not
                 if frame.planes is not None:
                     pasted, stats = engine.paste_region(frame.rgb, landmarks[i], i, warped)
                     job: Callable[[], None] = functools.partial(_write_planes, writer, frame, warped, pasted)
                 else:
                     out, stats = engine.paste(frame.rgb, landmarks[i], i, warped)
                     job = functools.partial(_write, writer, side, frame.rgb, out)
-                _add(run, stats)
+                _add(run, stats, totals.setdefault(i - i % piece, [0, 0, 0, 0]) if piece else None)
                 if pending is not None:
                     pending.result()
                 pending = encoder.submit(job)
@@ -265,6 +307,12 @@ def translate_mesh(
                 side.close()
             writer.close()
         run.edit_seconds = time.perf_counter() - t1
+        if folder is not None:
+            folder.remove()
+    except Wav2LipEmotionError:
+        if folder is not None:  # the input or the settings are at fault: running again would fail alike
+            folder.remove()
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -366,11 +414,16 @@ def _write_planes(writer: VideoWriter, frame: Frame, warped: Warped | None, past
     writer.write_planes(frame.planes)
 
 
-def _add(run: MeshRun, stats: FrameEdit) -> None:
-    run.damped_points += stats.damped
-    run.would_flip += stats.would_flip
-    run.flipped += stats.flipped
-    run.occluded_frames += int(stats.occluded > 0.01)
+def _add(run: MeshRun, stats: FrameEdit, piece: list[int] | None = None) -> None:
+    """Add a frame's edit to the run's totals (and to its piece's: damped, would flip, flipped, occluded)."""
+    counts = (stats.damped, stats.would_flip, stats.flipped, int(stats.occluded > 0.01))
+    run.damped_points += counts[0]
+    run.would_flip += counts[1]
+    run.flipped += counts[2]
+    run.occluded_frames += counts[3]
+    if piece is not None:
+        for k, c in enumerate(counts):
+            piece[k] += c
 
 
 def _translate_image(input_path: Path, output: Path, engine: MeshEngine, tracker: FaceTracker, run: MeshRun) -> MeshRun:

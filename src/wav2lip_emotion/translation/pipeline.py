@@ -167,6 +167,7 @@ def _translate_with_mesh(input_path: Path, output: Path, config: TranslateConfig
         progress=config.progress,
         on_progress=config.on_progress,
         faces=FaceTrackFile(config.faces) if config.faces is not None else None,
+        resume_every=config.resume_every,
     )
     codec = run.audio_codec or ""
     result = TranslateResult(
