@@ -199,3 +199,51 @@ def test_without_pieces_nothing_is_kept_while_it_runs(
     monkeypatch.setattr(mesh_engine.MeshEngine, "paste", looking)
     wav2lip_emotion.translate(clip, tmp_path / "out.mp4", "sad", progress=False, resume_every=0)
     assert seen and not any(seen)
+
+
+def test_the_planes_path_resumes_to_the_same_bytes(
+    small_face_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small face in a wide frame (the decoded planes kept and encoded as they are) stopped midway."""
+    written: list[str] = []
+    write_planes = VideoWriter.write_planes
+
+    def keep(self, planes):  # type: ignore[no-untyped-def]
+        written.append(self.path.name)
+        write_planes(self, planes)
+
+    monkeypatch.setattr(VideoWriter, "write_planes", keep)
+    _translate(small_face_clip, tmp_path / "whole.mp4")
+    assert written  # the planes path was taken
+    paste_region = mesh_engine.MeshEngine.paste_region
+
+    def crash_at_frame_13(self, rgb, landmarks, i, warped):  # type: ignore[no-untyped-def]
+        if i == 13:
+            raise KeyboardInterrupt
+        return paste_region(self, rgb, landmarks, i, warped)
+
+    out = tmp_path / "out.mp4"
+    with monkeypatch.context() as m:
+        m.setattr(mesh_engine.MeshEngine, "paste_region", crash_at_frame_13)
+        with pytest.raises(KeyboardInterrupt):
+            _translate(small_face_clip, out)
+    assert len(finished_pieces(resume_folder(out) / "video")) >= 1
+    result = _translate(small_face_clip, out)
+    assert any(n.startswith("resumed") for n in result.notes)
+    assert _digest(out) == _digest(tmp_path / "whole.mp4")
+
+
+def test_ctrl_c_says_how_to_go_on(clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import wav2lip_emotion.translation as translation
+    from wav2lip_emotion.cli import main
+
+    out = tmp_path / "out.mp4"
+
+    def interrupted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        resume_folder(out).mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(translation, "translate", interrupted)
+    assert main(["translate", str(clip), "-o", str(out), "--to", "sad", "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert "run the same command again to go on" in err and "interrupted" in err
