@@ -7,7 +7,7 @@ inner-lip opening, the evaluation's realism ratios (face sharpness and face-alig
 source; evaluation/realism.py) and the flipped triangles.
 
     python benchmarks/mesh_engine_quality.py single_face [--to happy,sad,...] [--intensity 1]
-    python benchmarks/mesh_engine_quality.py movie_hello
+    python benchmarks/mesh_engine_quality.py movie_hello [--glasses on]
     python benchmarks/mesh_engine_quality.py path/to/clip.mp4
 """
 
@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("clip", help="an asset name (single_face, movie_hello) or a video file")
     ap.add_argument("--to", default="happy,sad,surprised,angry,neutral,fear,disgusted,contempt")
     ap.add_argument("--intensity", default="1")
+    ap.add_argument("--glasses", default="auto", choices=["auto", "on", "off"], help="translate's --glasses")
     args = ap.parse_args()
     clip = asset_path(args.clip) if args.clip in ASSETS else Path(args.clip)
     judges = {"face-api": load_emotion_model("faceapi").eval(), "fer": load_emotion_model("fer").eval()}
@@ -54,7 +55,9 @@ def main() -> None:
         for to in args.to.split(","):
             out = Path(tmp) / f"{to}.mp4"
             t0 = time.perf_counter()
-            result = wav2lip_emotion.translate(clip, out, to, intensity=args.intensity, progress=False)
+            result = wav2lip_emotion.translate(
+                clip, out, to, intensity=args.intensity, glasses=args.glasses, progress=False
+            )
             seconds = time.perf_counter() - t0
             got = measure(out, source)
             line = f"{to:10s} {seconds:5.1f} s, {result.flipped_triangles} flipped"

@@ -247,3 +247,37 @@ def test_ctrl_c_says_how_to_go_on(clip: Path, tmp_path: Path, monkeypatch: pytes
     assert main(["translate", str(clip), "-o", str(out), "--to", "sad", "--quiet"]) == 130
     err = capsys.readouterr().err
     assert "run the same command again to go on" in err and "interrupted" in err
+
+
+def test_a_run_on_a_face_track_file_resumes_and_a_new_file_starts_afresh(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wav2lip_emotion.cli import main
+
+    track = tmp_path / "faces.json"
+    assert main(["faces", str(clip), "--json", str(track), "--quiet"]) == 0
+    _translate(clip, tmp_path / "whole.mp4", faces=track)
+    paste = mesh_engine.MeshEngine.paste
+
+    def crash_at_frame_15(self, rgb, landmarks, i, warped):  # type: ignore[no-untyped-def]
+        if i == 15:
+            raise RuntimeError("power cut")
+        return paste(self, rgb, landmarks, i, warped)
+
+    out = tmp_path / "out.mp4"
+    with monkeypatch.context() as m:
+        m.setattr(mesh_engine.MeshEngine, "paste", crash_at_frame_15)
+        with pytest.raises(RuntimeError):
+            _translate(clip, out, faces=track)
+    result = _translate(clip, out, faces=track)
+    assert any(n.startswith("resumed") for n in result.notes)
+    assert _digest(out) == _digest(tmp_path / "whole.mp4")
+    out.unlink()
+    with monkeypatch.context() as m:
+        m.setattr(mesh_engine.MeshEngine, "paste", crash_at_frame_15)
+        with pytest.raises(RuntimeError):
+            _translate(clip, out, faces=track)
+    os.utime(track, ns=(time.time_ns(), time.time_ns() + 10**9))  # the file made again
+    result = _translate(clip, out, faces=track)
+    assert not any(n.startswith("resumed") for n in result.notes)
+    assert any("other settings" in n for n in result.notes)

@@ -143,7 +143,7 @@ def translate_mesh(
             "engine": engine.settings(),
             "tracker": repr(tracker.config),
             "side_by_side": side_by_side,
-            "faces": faces.path if faces is not None else None,
+            "faces": None if faces is None else [faces.path, faces.path.stat().st_size, faces.path.stat().st_mtime_ns],
             "encoder": [crf, preset, deadzones],
             "piece_frames": piece,
         }
