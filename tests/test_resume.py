@@ -99,6 +99,18 @@ def test_a_restart_keeps_only_the_pieces_before_it(tmp_path: Path) -> None:
         SegmentedVideoWriter(tmp_path / "b.mp4", work, 0, 25.0, 96, 72)
 
 
+def _stopping(monkeypatch: pytest.MonkeyPatch, method: str, at: int, exc: BaseException) -> None:
+    """MeshEngine.``method`` (paste or paste_region) raises ``exc`` on frame ``at``: the run stops there."""
+    original = getattr(mesh_engine.MeshEngine, method)
+
+    def stop(self, rgb, landmarks, i, warped):  # type: ignore[no-untyped-def]
+        if i == at:
+            raise exc
+        return original(self, rgb, landmarks, i, warped)
+
+    monkeypatch.setattr(mesh_engine.MeshEngine, method, stop)
+
+
 def _translate(clip: Path, out: Path, **options: object) -> TranslateResult:
     return wav2lip_emotion.translate(clip, out, "sad", progress=False, resume_every=0.25, **options)
 
@@ -143,16 +155,9 @@ def test_a_crash_resumes_both_outputs_and_other_settings_start_afresh(
     side = tmp_path / "side_whole.mp4"
     _translate(clip, tmp_path / "whole.mp4", side_by_side=side)
 
-    paste = mesh_engine.MeshEngine.paste
-
-    def crash_at_frame_15(self, rgb, landmarks, i, warped):  # type: ignore[no-untyped-def]
-        if i == 15:
-            raise RuntimeError("power cut")
-        return paste(self, rgb, landmarks, i, warped)
-
     out, out_side = tmp_path / "out.mp4", tmp_path / "side.mp4"
     with monkeypatch.context() as m:
-        m.setattr(mesh_engine.MeshEngine, "paste", crash_at_frame_15)
+        _stopping(m, "paste", 15, RuntimeError("power cut"))
         with pytest.raises(RuntimeError, match="power cut"):
             _translate(clip, out, side_by_side=out_side)
     assert not out.exists() and not out_side.exists()
@@ -164,7 +169,7 @@ def test_a_crash_resumes_both_outputs_and_other_settings_start_afresh(
     out.unlink()
 
     with monkeypatch.context() as m:
-        m.setattr(mesh_engine.MeshEngine, "paste", crash_at_frame_15)
+        _stopping(m, "paste", 15, RuntimeError("power cut"))
         with pytest.raises(RuntimeError):
             _translate(clip, out, side_by_side=out_side)
     result = _translate(clip, out, side_by_side=out_side)
@@ -215,16 +220,9 @@ def test_the_planes_path_resumes_to_the_same_bytes(
     monkeypatch.setattr(VideoWriter, "write_planes", keep)
     _translate(small_face_clip, tmp_path / "whole.mp4")
     assert written  # the planes path was taken
-    paste_region = mesh_engine.MeshEngine.paste_region
-
-    def crash_at_frame_13(self, rgb, landmarks, i, warped):  # type: ignore[no-untyped-def]
-        if i == 13:
-            raise KeyboardInterrupt
-        return paste_region(self, rgb, landmarks, i, warped)
-
     out = tmp_path / "out.mp4"
     with monkeypatch.context() as m:
-        m.setattr(mesh_engine.MeshEngine, "paste_region", crash_at_frame_13)
+        _stopping(m, "paste_region", 13, KeyboardInterrupt())
         with pytest.raises(KeyboardInterrupt):
             _translate(small_face_clip, out)
     assert len(finished_pieces(resume_folder(out) / "video")) >= 1
@@ -257,16 +255,9 @@ def test_a_run_on_a_face_track_file_resumes_and_a_new_file_starts_afresh(
     track = tmp_path / "faces.json"
     assert main(["faces", str(clip), "--json", str(track), "--quiet"]) == 0
     _translate(clip, tmp_path / "whole.mp4", faces=track)
-    paste = mesh_engine.MeshEngine.paste
-
-    def crash_at_frame_15(self, rgb, landmarks, i, warped):  # type: ignore[no-untyped-def]
-        if i == 15:
-            raise RuntimeError("power cut")
-        return paste(self, rgb, landmarks, i, warped)
-
     out = tmp_path / "out.mp4"
     with monkeypatch.context() as m:
-        m.setattr(mesh_engine.MeshEngine, "paste", crash_at_frame_15)
+        _stopping(m, "paste", 15, RuntimeError("power cut"))
         with pytest.raises(RuntimeError):
             _translate(clip, out, faces=track)
     result = _translate(clip, out, faces=track)
@@ -274,7 +265,7 @@ def test_a_run_on_a_face_track_file_resumes_and_a_new_file_starts_afresh(
     assert _digest(out) == _digest(tmp_path / "whole.mp4")
     out.unlink()
     with monkeypatch.context() as m:
-        m.setattr(mesh_engine.MeshEngine, "paste", crash_at_frame_15)
+        _stopping(m, "paste", 15, RuntimeError("power cut"))
         with pytest.raises(RuntimeError):
             _translate(clip, out, faces=track)
     os.utime(track, ns=(time.time_ns(), time.time_ns() + 10**9))  # the file made again
