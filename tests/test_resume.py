@@ -209,25 +209,36 @@ def test_without_pieces_nothing_is_kept_while_it_runs(
 def test_the_planes_path_resumes_to_the_same_bytes(
     small_face_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A small face in a wide frame (the decoded planes kept and encoded as they are) stopped midway."""
-    written: list[str] = []
+    """A small face in a wide frame (the decoded planes kept and encoded as they are) stopped midway:
+    the frames handed to the encoder first (the pipeline's determinism), then the bytes."""
+    written: dict[str, list[np.ndarray]] = {}
     write_planes = VideoWriter.write_planes
+    run = ["whole"]
 
     def keep(self, planes):  # type: ignore[no-untyped-def]
-        written.append(self.path.name)
+        written.setdefault(run[0], []).append(np.array(planes))
         write_planes(self, planes)
 
     monkeypatch.setattr(VideoWriter, "write_planes", keep)
     _translate(small_face_clip, tmp_path / "whole.mp4")
-    assert written  # the planes path was taken
+    assert written["whole"]  # the planes path was taken
     out = tmp_path / "out.mp4"
+    run[0] = "stopped"
     with monkeypatch.context() as m:
         _stopping(m, "paste_region", 13, KeyboardInterrupt())
         with pytest.raises(KeyboardInterrupt):
             _translate(small_face_clip, out)
     assert len(finished_pieces(resume_folder(out) / "video")) >= 1
+    run[0] = "resumed"
     result = _translate(small_face_clip, out)
     assert any(n.startswith("resumed") for n in result.notes)
+    whole, stopped, resumed = written["whole"], written["stopped"], written["resumed"]
+    first = len(whole) - len(resumed)  # the first frame the resumed run edited
+    for i, frame in enumerate(stopped[:first]):
+        assert np.array_equal(frame, whole[i]), f"frame {i} of the stopped run differs from the whole run's"
+    for i, frame in enumerate(resumed, start=first):
+        diff = np.abs(frame.astype(int) - whole[i].astype(int))
+        assert not diff.any(), f"frame {i}: {int((diff > 0).sum())} values differ, by up to {diff.max()}"
     assert _digest(out) == _digest(tmp_path / "whole.mp4")
 
 
