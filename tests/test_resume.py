@@ -115,6 +115,14 @@ def _translate(clip: Path, out: Path, **options: object) -> TranslateResult:
     return wav2lip_emotion.translate(clip, out, "sad", progress=False, resume_every=0.25, **options)
 
 
+def _stopped_run(monkeypatch: pytest.MonkeyPatch, clip: Path, out: Path, **options: object) -> None:
+    """A run of ``_translate`` that a power cut stops at frame 15."""
+    with monkeypatch.context() as m:
+        _stopping(m, "paste", 15, RuntimeError("power cut"))
+        with pytest.raises(RuntimeError, match="power cut"):
+            _translate(clip, out, **options)
+
+
 def test_a_run_killed_midway_goes_on_and_writes_the_same_bytes(clip: Path, tmp_path: Path) -> None:
     """SIGKILL (no clean-up at all) once two pieces are in place; the same command again finishes the
     video from there, byte for byte as an uninterrupted run, with the same totals."""
@@ -156,10 +164,7 @@ def test_a_crash_resumes_both_outputs_and_other_settings_start_afresh(
     _translate(clip, tmp_path / "whole.mp4", side_by_side=side)
 
     out, out_side = tmp_path / "out.mp4", tmp_path / "side.mp4"
-    with monkeypatch.context() as m:
-        _stopping(m, "paste", 15, RuntimeError("power cut"))
-        with pytest.raises(RuntimeError, match="power cut"):
-            _translate(clip, out, side_by_side=out_side)
+    _stopped_run(monkeypatch, clip, out, side_by_side=out_side)
     assert not out.exists() and not out_side.exists()
     assert resume_folder(out).is_dir()  # an unexpected stop keeps the work
 
@@ -168,10 +173,7 @@ def test_a_crash_resumes_both_outputs_and_other_settings_start_afresh(
     assert any("other settings" in n for n in other.notes) and not any("resumed" in n for n in other.notes)
     out.unlink()
 
-    with monkeypatch.context() as m:
-        _stopping(m, "paste", 15, RuntimeError("power cut"))
-        with pytest.raises(RuntimeError):
-            _translate(clip, out, side_by_side=out_side)
+    _stopped_run(monkeypatch, clip, out, side_by_side=out_side)
     result = _translate(clip, out, side_by_side=out_side)
     assert any(n.startswith("resumed") for n in result.notes)
     assert _digest(out) == _digest(tmp_path / "whole.mp4")
@@ -267,18 +269,12 @@ def test_a_run_on_a_face_track_file_resumes_and_a_new_file_starts_afresh(
     assert main(["faces", str(clip), "--json", str(track), "--quiet"]) == 0
     _translate(clip, tmp_path / "whole.mp4", faces=track)
     out = tmp_path / "out.mp4"
-    with monkeypatch.context() as m:
-        _stopping(m, "paste", 15, RuntimeError("power cut"))
-        with pytest.raises(RuntimeError):
-            _translate(clip, out, faces=track)
+    _stopped_run(monkeypatch, clip, out, faces=track)
     result = _translate(clip, out, faces=track)
     assert any(n.startswith("resumed") for n in result.notes)
     assert _digest(out) == _digest(tmp_path / "whole.mp4")
     out.unlink()
-    with monkeypatch.context() as m:
-        _stopping(m, "paste", 15, RuntimeError("power cut"))
-        with pytest.raises(RuntimeError):
-            _translate(clip, out, faces=track)
+    _stopped_run(monkeypatch, clip, out, faces=track)
     os.utime(track, ns=(time.time_ns(), time.time_ns() + 10**9))  # the file made again
     result = _translate(clip, out, faces=track)
     assert not any(n.startswith("resumed") for n in result.notes)

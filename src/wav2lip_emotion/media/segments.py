@@ -11,6 +11,7 @@ differs from one only in those key frames (one every few seconds, as x264 places
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
@@ -95,16 +96,18 @@ class SegmentedVideoWriter:
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.colour = colour or BT709
         self.on_piece = on_piece
-        self._settings: dict[str, Any] = {
-            "fps": fps,
-            "width": width,
-            "height": height,
-            "crf": crf,
-            "preset": preset,
-            "sample_aspect_ratio": sample_aspect_ratio,
-            "deadzones": deadzones,
-            "colour": colour,
-        }
+        # each piece: a VideoWriter of these settings (no audio: the join adds it)
+        self._piece_writer = functools.partial(
+            VideoWriter,
+            fps=fps,
+            width=width,
+            height=height,
+            crf=crf,
+            preset=preset,
+            sample_aspect_ratio=sample_aspect_ratio,
+            deadzones=deadzones,
+            colour=colour,
+        )
         if self.path.is_dir():
             raise MediaError(f"{self.path}: is a directory, cannot write a video there")
         if not self.path.parent.is_dir():
@@ -153,18 +156,7 @@ class SegmentedVideoWriter:
                 remove_quietly(p)
 
     def _open(self) -> None:
-        s = self._settings
-        self._writer = VideoWriter(
-            self.folder / piece_name(self._start),
-            s["fps"],
-            s["width"],
-            s["height"],
-            crf=s["crf"],
-            preset=s["preset"],
-            sample_aspect_ratio=s["sample_aspect_ratio"],
-            deadzones=s["deadzones"],
-            colour=s["colour"],
-        )
+        self._writer = self._piece_writer(self.folder / piece_name(self._start))
 
     # ------------------------------------------------------------------ writing
 
