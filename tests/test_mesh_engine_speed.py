@@ -16,7 +16,7 @@ import pytest
 from wav2lip_emotion.faces import FaceTracker
 from wav2lip_emotion.faces.occluders import OccluderDetector
 from wav2lip_emotion.faces.warp import _hits, fold_guard, triangulate, warp_region, warp_where
-from wav2lip_emotion.media import VideoReader
+from wav2lip_emotion.media import VideoReader, probe_video
 from wav2lip_emotion.media import video as media_video
 from wav2lip_emotion.media.planes import paste_rgb
 from wav2lip_emotion.translation import face_window, frame_threads
@@ -163,13 +163,14 @@ def test_frames_warped_on_threads_give_the_sequential_edit_to_the_byte(tmp_path,
     clip = request.getfixturevalue(which)
     one = _translate(clip, tmp_path / "one.mp4", monkeypatch, 1, jitter=False)
     many = _translate(clip, tmp_path / "many.mp4", monkeypatch, 3, jitter=True)
-    # the frames handed to the encoder first (the pipeline's own determinism), then the files' bytes
-    # (the encoder's too): a failure then says which of the two differed, and where
+    # the frames handed to the encoder, to the byte (the pipeline's own determinism). Not the files'
+    # bytes: x264 itself does not always give the same bytes for the same frames (docs/media.md,
+    # "x264's own variation"; this test failed so twice in fresh-clone CI runs, the frames equal)
     assert len(one) == len(many)
     for i, ((_, a), (_, b)) in enumerate(zip(one, many, strict=True)):
         diff = np.abs(a.astype(int) - b.astype(int))
         assert not diff.any(), f"frame {i}: {int((diff > 0).sum())} values differ, by up to {diff.max()}"
-    assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "many.mp4").read_bytes()
+    assert probe_video(tmp_path / "one.mp4").frame_count == probe_video(tmp_path / "many.mp4").frame_count == len(one)
     kinds = {kind for kind, _ in one + many}
     assert kinds == ({"rgb"} if which == "clip" else {"planes"})
     # (the tracking pass reads the frames with the fast colour conversion; with planes kept the edit

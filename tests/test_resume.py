@@ -3,7 +3,6 @@ and a real run killed with SIGKILL and run again (translation/resume.py, media/s
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -24,8 +23,18 @@ from wav2lip_emotion.translation import TranslateConfig, TranslateResult, mesh_e
 from wav2lip_emotion.translation.resume import resume_folder
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _same_picture(a: Path, b: Path) -> None:
+    """Two encodes of the same frames: the same frames at the same times, their pixels within x264's own
+    variation. (The encoder does not give the same bytes for the same frames every time: measured on
+    8 frames at 960x540, 1 to 7 different files in 25 encodes, pixels up to 10 grey levels apart, for
+    RGB and planes alike, with one thread or several; docs/media.md.) What the run hands the encoder is
+    compared exactly where a test can see it."""
+    with VideoReader(a) as ra, VideoReader(b) as rb:
+        pairs = list(zip(ra, rb, strict=True))
+    assert pairs
+    for fa, fb in pairs:
+        assert fa.index == fb.index and abs(fa.time - fb.time) < 1e-6
+        assert np.abs(fa.rgb.astype(np.int16) - fb.rgb.astype(np.int16)).mean() < 1.0, fa.index
 
 
 def _frames(n: int) -> list[np.ndarray]:
@@ -123,9 +132,10 @@ def _stopped_run(monkeypatch: pytest.MonkeyPatch, clip: Path, out: Path, **optio
             _translate(clip, out, **options)
 
 
-def test_a_run_killed_midway_goes_on_and_writes_the_same_bytes(clip: Path, tmp_path: Path) -> None:
+def test_a_run_killed_midway_goes_on_and_writes_the_same_video(clip: Path, tmp_path: Path) -> None:
     """SIGKILL (no clean-up at all) once two pieces are in place; the same command again finishes the
-    video from there, byte for byte as an uninterrupted run, with the same totals."""
+    video from there, as an uninterrupted run (the same frames; x264's own variation aside), with the
+    same totals."""
     whole = _translate(clip, tmp_path / "whole.mp4")
     out = tmp_path / "cut.mp4"
     cmd = [sys.executable, "-m", "wav2lip_emotion", "translate", str(clip), "-o", str(out), "--to", "sad"]
@@ -146,7 +156,7 @@ def test_a_run_killed_midway_goes_on_and_writes_the_same_bytes(clip: Path, tmp_p
     assert len(kept) >= 2
 
     again = _translate(clip, out)
-    assert _digest(out) == _digest(tmp_path / "whole.mp4")
+    _same_picture(out, tmp_path / "whole.mp4")
     assert any(n.startswith("resumed an unfinished run: frames 0-") for n in again.notes)
     assert (again.damped_points, again.flipped_triangles, again.occluded_frames) == (
         whole.damped_points,
@@ -176,8 +186,8 @@ def test_a_crash_resumes_both_outputs_and_other_settings_start_afresh(
     _stopped_run(monkeypatch, clip, out, side_by_side=out_side)
     result = _translate(clip, out, side_by_side=out_side)
     assert any(n.startswith("resumed") for n in result.notes)
-    assert _digest(out) == _digest(tmp_path / "whole.mp4")
-    assert _digest(out_side) == _digest(side)
+    _same_picture(out, tmp_path / "whole.mp4")
+    _same_picture(out_side, side)
 
 
 def test_an_input_error_leaves_no_resume_folder_and_zero_keeps_none(tmp_path: Path) -> None:
@@ -208,11 +218,11 @@ def test_without_pieces_nothing_is_kept_while_it_runs(
     assert seen and not any(seen)
 
 
-def test_the_planes_path_resumes_to_the_same_bytes(
+def test_the_planes_path_resumes_to_the_same_frames(
     small_face_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A small face in a wide frame (the decoded planes kept and encoded as they are) stopped midway:
-    the frames handed to the encoder first (the pipeline's determinism), then the bytes."""
+    the frames handed to the encoder are the uninterrupted run's, exactly; the file holds them."""
     written: dict[str, list[np.ndarray]] = {}
     write_planes = VideoWriter.write_planes
     run = ["whole"]
@@ -241,7 +251,7 @@ def test_the_planes_path_resumes_to_the_same_bytes(
     for i, frame in enumerate(resumed, start=first):
         diff = np.abs(frame.astype(int) - whole[i].astype(int))
         assert not diff.any(), f"frame {i}: {int((diff > 0).sum())} values differ, by up to {diff.max()}"
-    assert _digest(out) == _digest(tmp_path / "whole.mp4")
+    _same_picture(out, tmp_path / "whole.mp4")
 
 
 def test_ctrl_c_says_how_to_go_on(clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -272,7 +282,7 @@ def test_a_run_on_a_face_track_file_resumes_and_a_new_file_starts_afresh(
     _stopped_run(monkeypatch, clip, out, faces=track)
     result = _translate(clip, out, faces=track)
     assert any(n.startswith("resumed") for n in result.notes)
-    assert _digest(out) == _digest(tmp_path / "whole.mp4")
+    _same_picture(out, tmp_path / "whole.mp4")
     out.unlink()
     _stopped_run(monkeypatch, clip, out, faces=track)
     os.utime(track, ns=(time.time_ns(), time.time_ns() + 10**9))  # the file made again

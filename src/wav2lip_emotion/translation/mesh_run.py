@@ -3,7 +3,7 @@
 :func:`translate_mesh` runs :class:`~wav2lip_emotion.translation.mesh_engine.MeshEngine` over a clip in
 two passes (the plan needs the whole clip's faces): the first only tracks; the second decodes ahead on
 a thread, warps frames on a small pool of threads, pastes them in order and encodes on another thread
-(the same bytes whatever the threads' timing). Photos go through the same engine.
+(the same frames whatever the threads' timing). Photos go through the same engine.
 """
 
 from __future__ import annotations
@@ -265,8 +265,8 @@ def translate_mesh(
             stack.enter_context(reader)
             # frames are decoded ahead on one thread, warped on a few (several frames at once: the warp
             # reads only its frame and the plan, and the remap and numpy release the GIL), pasted here in
-            # frame order (the occluder masks follow the clip) and encoded on another thread; the output
-            # is the same whatever the threads' timing. At most a few frames are in flight. The stack
+            # frame order (the occluder masks follow the clip) and encoded on another thread; the frames
+            # encoded are the same whatever the threads' timing. At most a few frames are in flight. The stack
             # unwinds last-in first-out: the pools finish their work before any writer is aborted, and
             # the decoding thread stops before the reader is closed
             frames = stack.enter_context(prefetched(in_rgb_around_faces(reader, reader.colour, windows)))

@@ -4,8 +4,8 @@ While the mesh engine edits a video, what it has finished is kept in a hidden fo
 ``.OUTPUT.resume/`` (:func:`resume_folder`): the tracking pass's faces (``track.npz`` and ``track.json``)
 and the edited video in pieces of a few seconds (:class:`~wav2lip_emotion.media.segments.SegmentedVideoWriter`),
 each with the totals of its frames (``totals_*.json``). The same command run again finds them, skips the
-tracking pass and the finished pieces, and goes on from the first frame after them; the output is the
-same as an uninterrupted run's (each piece restarts the occluder masks, in every run). The folder is
+tracking pass and the finished pieces, and goes on from the first frame after them; it hands the encoder
+the frames of an uninterrupted run (each piece restarts the occluder masks, in every run). The folder is
 removed when the output is in place, and when the run fails on its input (a one-line error: running it
 again would fail the same way). A folder made with other settings, for another input, or for an input
 that changed since, is not used: it is discarded and the run starts afresh.
