@@ -16,7 +16,7 @@ from wav2lip_emotion.expression.action_units import REAL_PROTOTYPES
 from wav2lip_emotion.expression.fit import FIT_AUS, fit_expression, umeyama
 from wav2lip_emotion.expression.intensity import IntensitySchedule
 from wav2lip_emotion.faces import FaceTracker
-from wav2lip_emotion.faces.warp import backward_map, flipped_triangles, fold_guard, triangulate
+from wav2lip_emotion.faces.warp import backward_map, flipped_triangles, fold_guard, fold_guard_frames, triangulate
 from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video, read_image, write_image
 from wav2lip_emotion.translation import TranslateConfig
 from wav2lip_emotion.translation.mesh_engine import PASTE_SCALE, MeshEngine, steady_landmarks
@@ -137,6 +137,29 @@ def test_fold_guard_never_lets_a_triangle_flip():
     mx, my = backward_map(src, src, tris, (0, 0, 100, 100))
     xs, ys = np.meshgrid(np.arange(100), np.arange(100))
     assert np.abs(mx - xs).max() < 1e-3 and np.abs(my - ys).max() < 1e-3
+
+
+def test_fold_guard_of_many_frames_guards_each_as_if_alone():
+    """The plan guards a clip's frames together (fold_guard_frames); each frame comes out the same to
+    the bit as its own call, whether it folds for many rounds, a few or not at all."""
+    rng = np.random.default_rng(7)
+    src0 = np.concatenate([rng.uniform(10, 90, size=(60, 2)), [[0, 0], [0, 100], [100, 0], [100, 100]]])
+    tris = triangulate(src0)
+    srcs, dsts = [], []
+    for scale in (15.0, 0.0, 2.0, 30.0, 6.0):  # wild, still, gentle, wilder, some folds
+        src = src0 + rng.normal(scale=0.5, size=src0.shape)
+        dst = src.copy()
+        dst[:60] += rng.normal(scale=scale, size=(60, 2))
+        srcs.append(src)
+        dsts.append(dst)
+    together = fold_guard_frames(np.stack(srcs), np.stack(dsts), tris)
+    rounds = []
+    for src, dst, got in zip(srcs, dsts, together, strict=True):
+        alone = fold_guard(src, dst, tris)
+        assert np.array_equal(got.dst, alone.dst)
+        assert (got.damped, got.would_flip, got.flipped) == (alone.damped, alone.would_flip, 0)
+        rounds.append(alone.would_flip)
+    assert rounds[1] == 0 and max(rounds) > 10  # frames that stop at once and frames that fold a lot
 
 
 def test_fold_guard_evens_out_a_fold_instead_of_stopping_the_motion():

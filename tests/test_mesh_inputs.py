@@ -5,6 +5,8 @@ the encoder settings that keep a real face's fine texture."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -269,3 +271,20 @@ def test_the_mesh_engines_encoder_keeps_the_faces_fine_texture(tmp_path):
     assert config.deadzones_for("model") is None
     assert engine[0] > 0.98 and engine[0] > before[0] + 0.02, (engine, before)
     assert engine[1] > before[1] - 0.5, (engine, before)
+
+
+def test_the_mesh_engine_never_imports_torch(tmp_path, faces):
+    """The command line's mesh-engine run of a photo and of a short clip, in a fresh interpreter: torch
+    (about 1.5 s and 300 MB to import) is the learned engine's alone."""
+    photo = write_image(tmp_path / "photo.png", faces[0])
+    clip = encode(tmp_path / "clip.mp4", faces[:4])
+    code = (
+        "import sys\n"
+        "from wav2lip_emotion.cli import main\n"
+        f"assert main(['translate', {str(photo)!r}, '-o', {str(tmp_path / 'out.png')!r}, '--to', 'sad', '-q']) == 0\n"
+        f"assert main(['translate', {str(clip)!r}, '-o', {str(tmp_path / 'out.mp4')!r}, '--to', 'sad', '-q']) == 0\n"
+        "sys.exit(3 if 'torch' in sys.modules else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out.png").is_file() and probe_video(tmp_path / "out.mp4").frame_count == 4

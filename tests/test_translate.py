@@ -407,7 +407,7 @@ def test_plan_reports_bad_input_before_any_frame_is_decoded(tmp_path, movie_avi,
     def no_decoding(*args, **kwargs):
         raise AssertionError("a frame was decoded")
 
-    monkeypatch.setattr("wav2lip_emotion.translation.pipeline.VideoReader", no_decoding)
+    monkeypatch.setattr("wav2lip_emotion.translation.model_run.VideoReader", no_decoding)
     source = open_input(movie_avi)
     bad_faces = tmp_path / "faces.json"
     bad_faces.write_text("{}")

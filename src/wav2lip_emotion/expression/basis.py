@@ -66,9 +66,11 @@ def au_field(
     across the lips (a lower-lip handle does not move the upper lip, and vice versa)."""
     local = np.asarray(local, dtype=np.float64)[:, :2]
     side = mouth_side(local) if side is None else side
-    n = len(local)
-    out = np.zeros((n, 2))
-    weight = np.zeros(n)
+    # one row per (handle, target point): the point, its motion, the handle's spread and weight
+    points: list[int] = []
+    moves: list[tuple[float, float]] = []
+    spreads: list[float] = []
+    weights: list[float] = []
     for hd in handles:
         targets = [(p, 1.0) for p in hd.points]
         if hd.mirror:
@@ -76,14 +78,21 @@ def au_field(
         for p, which in targets:
             # dx is "outwards": towards image left (-x) on the subject's right side
             outward = 0.0 if p in _MIDLINE else (-1.0 if which > 0 else 1.0)
-            disp = np.array([hd.dx * outward, hd.dy])
-            d2 = ((local - local[p]) ** 2).sum(1)
-            s = hd.sigma if hd.sigma is not None else sigma
-            g = hd.weight * np.exp(-d2 / (2 * s**2))
-            if abs(side[p]) > 0.5:  # a handle on one lip: no effect on the other side of the mouth
-                g = g * np.clip(side * np.sign(side[p]) + 1.0, 0.0, 1.0)
-            out += g[:, None] * disp
-            weight += g
+            points.append(p)
+            moves.append((hd.dx * outward, hd.dy))
+            spreads.append(hd.sigma if hd.sigma is not None else sigma)
+            weights.append(hd.weight)
+    if not points:
+        return np.zeros((len(local), 2))
+    d2 = ((local[None] - local[points][:, None]) ** 2).sum(2)
+    s = np.array(spreads)[:, None]
+    g = np.array(weights)[:, None] * np.exp(-d2 / (2 * s**2))
+    # a handle on one lip: no effect on the other side of the mouth
+    lip = np.abs(side[points]) > 0.5
+    g[lip] *= np.clip(side[None] * np.sign(side[points][lip])[:, None] + 1.0, 0.0, 1.0)
+    # summed over the handles' points in order (a reduction over the first axis adds them one by one)
+    out = (g[:, :, None] * np.array(moves)[:, None, :]).sum(axis=0)
+    weight = g.sum(axis=0)
     # normalise overlapping handles so that a handle point moves by its own amount
     return out / np.maximum(weight, 1.0)[:, None]
 

@@ -34,9 +34,10 @@ EVENING_ROUNDS = 24
 
 
 def signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Twice the signed area of every triangle [T] (> 0 counter-clockwise in x-right, y-down pixels)."""
-    a, b, c = points[triangles[:, 0]], points[triangles[:, 1]], points[triangles[:, 2]]
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    """Twice the signed area of every triangle [..., T] (> 0 counter-clockwise in x-right, y-down
+    pixels) of ``points`` [..., m, 2] (one set of points, or a stack of them)."""
+    a, b, c = points[..., triangles[:, 0], :], points[..., triangles[:, 1], :], points[..., triangles[:, 2], :]
+    return (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
 
 
 def flipped_triangles(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray | None = None) -> int:
@@ -80,35 +81,53 @@ def fold_guard(
     nose is kept. Where that is not enough, the motion of the remaining points is halved each round, and
     after ``iterations`` such rounds they do not move at all (this ends: with no point moving, every
     triangle is its own source)."""
+    return fold_guard_frames(np.asarray(src)[None], np.asarray(dst)[None], triangles, iterations, evening)[0]
+
+
+def fold_guard_frames(
+    src: np.ndarray, dst: np.ndarray, triangles: np.ndarray, iterations: int = 12, evening: int = EVENING_ROUNDS
+) -> list[GuardResult]:
+    """:func:`fold_guard` of many frames at once (``src``, ``dst`` [n, m, 2]; one result per frame, each
+    the same to the bit as the frame's own call): each round works on every frame that still folds, so
+    a clip's guard pass costs a few array operations a round instead of a few per frame and round."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64).copy()
+    n, m = src.shape[:2]
     a, b = signed_areas(src, triangles), signed_areas(dst, triangles)  # the source's areas never change
-    would_flip = _flipped(a, b)
-    damped = np.zeros(len(src), bool)
-    pinned = np.all(dst == src, axis=1)
+    would_flip = [_flipped(a[f], b[f]) for f in range(n)]
+    damped = np.zeros(n * m, bool)
+    pinned = np.all(dst == src, axis=2).ravel()
+    flat_src, flat_dst = src.reshape(n * m, 2), dst.reshape(n * m, 2)  # views of the same points
+    active = np.arange(n)
     it = 0
     while True:
-        bad = _bad(a, b)
-        if not bad.any():
+        bad = _bad(a[active], b[active])
+        still = bad.any(axis=1)
+        active, bad = active[still], bad[still]
+        if not len(active):
             break
-        folds = triangles[bad]
+        # each folding triangle's corners, as flat indices (frame * m + point), frame by frame in
+        # triangle order: every point's sums below add up in the order of the frame's own call
+        frame, tri = np.nonzero(bad)
+        folds = triangles[tri] + (active[frame] * m)[:, None]
         pts = np.unique(folds)
         damped[pts] = True
-        motion = dst - src
+        motion = flat_dst - flat_src
         if it < evening:
             # the mean motion of the folding triangles each point is a corner of
-            share = np.zeros_like(motion)
-            count = np.zeros(len(src))
+            share = np.zeros((n * m, 2))
+            count = np.zeros(n * m)
             np.add.at(share, folds.ravel(), np.repeat(motion[folds].mean(axis=1), 3, axis=0))
             np.add.at(count, folds.ravel(), 1.0)
             pts = pts[~pinned[pts]]
-            dst[pts] = src[pts] + 0.5 * (motion[pts] + share[pts] / count[pts, None])
+            flat_dst[pts] = flat_src[pts] + 0.5 * (motion[pts] + share[pts] / count[pts, None])
         else:
             # halve the motion a few times; then stop those points
-            dst[pts] = src[pts] + (0.5 if it < evening + iterations else 0.0) * motion[pts]
-        b = signed_areas(dst, triangles)
+            flat_dst[pts] = flat_src[pts] + (0.5 if it < evening + iterations else 0.0) * motion[pts]
+        b[active] = signed_areas(dst[active], triangles)
         it += 1
-    return GuardResult(dst, int(damped.sum()), would_flip, _flipped(a, b))
+    damped = damped.reshape(n, m)
+    return [GuardResult(dst[f], int(damped[f].sum()), would_flip[f], _flipped(a[f], b[f])) for f in range(n)]
 
 
 def triangulate(points: np.ndarray) -> np.ndarray:

@@ -22,6 +22,8 @@ MODEL_CRF, MESH_CRF = 18, 14
 #: x264's quantisation dead zones (inter, intra) for the mesh engine's output: small ones keep the
 #: source's fine texture, which x264's own (21, 11) round away (see TranslateConfig.crf)
 MESH_DEADZONES = (6, 4)
+#: output names translate writes for a video (H.264 in an MP4 container)
+OUTPUT_SUFFIXES = (".mp4", ".m4v", ".mov")
 #: crop margin used when the checkpoint does not record one (the face cache's default)
 DEFAULT_CROP_PADDING = 0.1
 

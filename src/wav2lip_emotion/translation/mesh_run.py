@@ -35,6 +35,7 @@ from ..media import (
 from ..media.images import ALPHA_SUFFIXES
 from ..media.planes import Colour, paste_rgb
 from ..media.segments import SegmentedVideoWriter
+from .config import OUTPUT_SUFFIXES
 from .face_track import FaceTrackFile
 from .face_window import face_windows, in_rgb_around_faces, planes_pay
 from .frame_threads import prefetched, warp_pool, warped_ahead
@@ -467,7 +468,6 @@ def check_outputs(input_path: Path, output: Path, side_by_side: Path | None) -> 
         if side_by_side is not None:
             raise ConfigError(f"{side_by_side}: a side-by-side video needs a video input, not an image")
         return
-    from .pipeline import OUTPUT_SUFFIXES
 
     for out in (output, side_by_side):
         if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
