@@ -17,8 +17,8 @@ Prints, in one run on this machine:
 4. **against an older revision** (``--against REV``): the package as of git revision REV (exported to a
    temporary folder and imported under another name) and the package now, end to end, alternating
    with a plain decode -> encode in one process, ``--reps`` times each; medians, the ratios of every
-   run, and whether both wrote the same bytes. On a shared machine whose load changes from minute to
-   minute, only this comparison is fair.
+   run, and whether both handed the encoder the same frames (and wrote the same bytes: x264 does not
+   always). On a shared machine whose load changes from minute to minute, only this comparison is fair.
 
     python benchmarks/mesh_engine_speed.py [--frames 240] [--to happy]
     python benchmarks/mesh_engine_speed.py --stages [--to happy]
@@ -42,6 +42,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 import wav2lip_emotion
 from wav2lip_emotion.assets import asset_path
@@ -192,22 +194,51 @@ def package_at(rev: str, folder: Path) -> Any:
     return importlib.import_module("wav2lip_emotion_old")
 
 
+@contextlib.contextmanager
+def frames_handed_to_the_encoder(package: Any, digest: Any) -> Iterator[None]:
+    """While open, every frame ``package``'s VideoWriter is handed (RGB or 4:2:0 planes) goes into
+    ``digest`` (a hashlib object): x264 does not always give the same bytes for the same frames
+    (docs/media.md, "x264's own variation"), so two revisions are compared by the frames they encode."""
+    writer = importlib.import_module(f"{package.__name__}.media.writer").VideoWriter
+    saved = {name: getattr(writer, name) for name in ("write", "write_planes") if hasattr(writer, name)}
+
+    def hashing(method: Any) -> Any:
+        def call(self: Any, frame: Any) -> Any:
+            digest.update(np.ascontiguousarray(frame).tobytes())
+            return method(self, frame)
+
+        return call
+
+    for name, method in saved.items():
+        setattr(writer, name, hashing(method))
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(writer, name, method)
+
+
 def against(old: Any, clip: Path, name: str, frames: int, reps: int, to: str, d: Path) -> None:
     """Old and new end to end on ``clip``, alternating (which goes first alternates too) with a plain pass."""
     fps: dict[str, list[float]] = {"plain": [], "old": [], "new": []}
     digests: dict[str, set[str]] = {"old": set(), "new": set()}
+    encoded: dict[str, set[str]] = {"old": set(), "new": set()}
     for rep in range(reps):
         fps["plain"].append(frames / plain_pass(clip, d / f"{name}_plain.mp4"))
         order = [("old", old), ("new", wav2lip_emotion)]
         for key, package in order if rep % 2 == 0 else order[::-1]:
             out = d / f"{name}_{key}.mp4"
-            t0 = time.perf_counter()
-            package.translate(clip, out, to, progress=False)
-            fps[key].append(frames / (time.perf_counter() - t0))
+            handed = hashlib.sha256()
+            with frames_handed_to_the_encoder(package, handed):
+                t0 = time.perf_counter()
+                package.translate(clip, out, to, progress=False)
+                fps[key].append(frames / (time.perf_counter() - t0))
             digests[key].add(hashlib.sha256(out.read_bytes()).hexdigest())
+            encoded[key].add(handed.hexdigest())
     med = {k: statistics.median(v) for k, v in fps.items()}
     per_run = {k: ", ".join(f"{f / p:.2f}" for f, p in zip(fps[k], fps["plain"], strict=True)) for k in ("old", "new")}
-    same = "same bytes" if len(digests["old"] | digests["new"]) == 1 else "outputs differ"
+    same = "the same frames to the encoder" if len(encoded["old"] | encoded["new"]) == 1 else "different frames"
+    same += ", same bytes" if len(digests["old"] | digests["new"]) == 1 else ", bytes differ (x264 varies)"
     print(
         f"{name}: decode -> encode {med['plain']:.1f} frames/s; before {med['old']:.1f}, after {med['new']:.1f} "
         f"frames/s; ratio before {med['old'] / med['plain']:.2f} ({per_run['old']}), after "
