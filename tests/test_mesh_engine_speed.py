@@ -131,15 +131,20 @@ def _translate(clip: Path, out: Path, monkeypatch, threads: int, jitter: bool) -
     monkeypatch.setattr(media_video.VideoWriter, "write_planes", keep_planes)
     monkeypatch.setattr(frame_threads, "WARP_THREADS", threads)
     engine = MeshEngine("happy", occluders=OccluderDetector())
-    if jitter:  # warps finish out of order
+    if jitter:  # warps finish out of order, and the occluder masks (on their own thread) late or early
         rng = random.Random(5)
-        warp = engine.warp
+        warp, occlusion = engine.warp, engine.occlusion
 
         def slow(*args):
             time.sleep(rng.uniform(0.0, 0.03))
             return warp(*args)
 
+        def slow_masks(*args):
+            time.sleep(rng.uniform(0.0, 0.03))
+            return occlusion(*args)
+
         monkeypatch.setattr(engine, "warp", slow)
+        monkeypatch.setattr(engine, "occlusion", slow_masks)
     translate_mesh(clip, out, engine, tracker=FaceTracker(), crf=12, progress=False)
     return written
 
@@ -158,8 +163,9 @@ def _planned(clip: Path, occluders: bool = True) -> tuple[np.ndarray, MeshEngine
 @pytest.mark.parametrize("which", ["clip", "small_face_clip"])
 def test_frames_warped_on_threads_give_the_sequential_edit_to_the_byte(tmp_path, monkeypatch, request, which):
     """On a close-up (single_face: RGB frames encoded) and on a small face in a wide frame (the decoded
-    planes kept, only the face written back): the same bytes whatever the threads' timing, and the
-    frames of editing one frame after the other."""
+    planes kept, only the face written back): the same frames whatever the threads' timing (the warps
+    on a pool, the occluder masks on a thread of their own), and the frames of editing one frame after
+    the other."""
     clip = request.getfixturevalue(which)
     one = _translate(clip, tmp_path / "one.mp4", monkeypatch, 1, jitter=False)
     many = _translate(clip, tmp_path / "many.mp4", monkeypatch, 3, jitter=True)

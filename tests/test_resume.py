@@ -109,13 +109,14 @@ def test_a_restart_keeps_only_the_pieces_before_it(tmp_path: Path) -> None:
 
 
 def _stopping(monkeypatch: pytest.MonkeyPatch, method: str, at: int, exc: BaseException) -> None:
-    """MeshEngine.``method`` (paste or paste_region) raises ``exc`` on frame ``at``: the run stops there."""
+    """MeshEngine.``method`` (paste_region, which both the RGB and the planes path call) raises ``exc`` on
+    frame ``at``: the run stops there."""
     original = getattr(mesh_engine.MeshEngine, method)
 
-    def stop(self, rgb, landmarks, i, warped):  # type: ignore[no-untyped-def]
+    def stop(self, rgb, landmarks, i, warped, occlusion=None):  # type: ignore[no-untyped-def]
         if i == at:
             raise exc
-        return original(self, rgb, landmarks, i, warped)
+        return original(self, rgb, landmarks, i, warped, occlusion=occlusion)
 
     monkeypatch.setattr(mesh_engine.MeshEngine, method, stop)
 
@@ -127,7 +128,7 @@ def _translate(clip: Path, out: Path, **options: object) -> TranslateResult:
 def _stopped_run(monkeypatch: pytest.MonkeyPatch, clip: Path, out: Path, **options: object) -> None:
     """A run of ``_translate`` that a power cut stops at frame 15."""
     with monkeypatch.context() as m:
-        _stopping(m, "paste", 15, RuntimeError("power cut"))
+        _stopping(m, "paste_region", 15, RuntimeError("power cut"))
         with pytest.raises(RuntimeError, match="power cut"):
             _translate(clip, out, **options)
 
@@ -207,13 +208,13 @@ def test_without_pieces_nothing_is_kept_while_it_runs(
     clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[bool] = []
-    paste = mesh_engine.MeshEngine.paste
+    paste = mesh_engine.MeshEngine.paste_region
 
-    def looking(self, rgb, landmarks, i, warped):  # type: ignore[no-untyped-def]
+    def looking(self, rgb, landmarks, i, warped, occlusion=None):  # type: ignore[no-untyped-def]
         seen.append(resume_folder(tmp_path / "out.mp4").exists())
-        return paste(self, rgb, landmarks, i, warped)
+        return paste(self, rgb, landmarks, i, warped, occlusion=occlusion)
 
-    monkeypatch.setattr(mesh_engine.MeshEngine, "paste", looking)
+    monkeypatch.setattr(mesh_engine.MeshEngine, "paste_region", looking)
     wav2lip_emotion.translate(clip, tmp_path / "out.mp4", "sad", progress=False, resume_every=0)
     assert seen and not any(seen)
 

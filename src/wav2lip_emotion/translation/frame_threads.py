@@ -1,5 +1,6 @@
 """The threads of the mesh engine's edit pass: frames decoded ahead on a thread of their own
-(:func:`prefetched`) and warped on a small pool (:func:`warped_ahead`), handed out in frame order."""
+(:func:`prefetched`), warped on a small pool (:func:`warped_ahead`) and their occluder masks worked out
+in frame order on a thread of their own (:func:`occluded_ahead`), handed out in frame order."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .mesh_engine import MeshEngine, MeshPlan, ShotPlans, Warped
+from .mesh_engine import MeshEngine, MeshPlan, Occlusion, ShotPlans, Warped
 
 _T = TypeVar("_T")
 _END = object()
@@ -24,6 +25,8 @@ _END = object()
 #: waiting
 WARP_THREADS = max(1, min(4, (os.cpu_count() or 1) - 1))
 WARP_AHEAD = 2
+#: frames whose occluder masks may be worked out ahead of the paste
+OCCLUSION_AHEAD = 2
 
 
 def warp_pool() -> ThreadPoolExecutor:
@@ -61,6 +64,52 @@ def warped_ahead(
         for _, job in window:
             if job is not None:
                 job.cancel()
+
+
+def occlusion_thread() -> ThreadPoolExecutor:
+    """The one thread that :func:`occluded_ahead` works the occluder masks out on."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesh-occluders")
+
+
+def occluded_ahead(
+    warps: Iterable[tuple[Any, Warped | None]],
+    engine: MeshEngine,
+    landmarks: np.ndarray,
+    piece: int,
+    worker: ThreadPoolExecutor,
+) -> Iterator[tuple[Any, Warped | None, Occlusion | None]]:
+    """(frame, its warp, its :meth:`MeshEngine.occlusion`) in order, the occlusions worked out on
+    ``worker`` (one thread: the masks follow the clip) up to ``OCCLUSION_AHEAD`` frames ahead of the one
+    handed out, so that the paste does not wait for the hand and skin searches (the palm detector runs
+    outside the GIL). At the start of every ``piece`` frames (0: never) the masks start afresh
+    (:meth:`MeshEngine.restart_occluders`), in the masks' own order. Without occluder detection the
+    occlusion is None (the paste has nothing to fade)."""
+    if engine.occluders is None:
+        for frame, warped in warps:
+            if piece and frame.index % piece == 0:
+                engine.restart_occluders()
+            yield frame, warped, None
+        return
+
+    def occlusion(frame: Any, warped: Warped | None) -> Occlusion:
+        i = frame.index
+        if piece and i % piece == 0:
+            engine.restart_occluders()  # each piece alike, whether resumed or not
+        return engine.occlusion(frame.rgb, landmarks[i], i, warped)
+
+    window: collections.deque[tuple[Any, Warped | None, Future[Occlusion]]] = collections.deque()
+    try:
+        for frame, warped in warps:
+            window.append((frame, warped, worker.submit(occlusion, frame, warped)))
+            if len(window) > OCCLUSION_AHEAD:
+                done, warp, job = window.popleft()
+                yield done, warp, job.result()
+        while window:
+            done, warp, job = window.popleft()
+            yield done, warp, job.result()
+    finally:
+        for _, _, job in window:
+            job.cancel()
 
 
 @contextlib.contextmanager

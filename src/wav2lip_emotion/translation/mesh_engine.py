@@ -63,7 +63,7 @@ PLACEMENT_SIGMA = 1.0
 GUARD_RADIUS = 2
 #: frames whose fold guard the plan runs at once (bounded memory: a few MB of points each time)
 GUARD_FRAMES = 128
-__all__ = ["FrameEdit", "MeshEngine", "MeshPlan", "ShotPlans", "Warped", "shot_ranges"]
+__all__ = ["FrameEdit", "MeshEngine", "MeshPlan", "Occlusion", "ShotPlans", "Warped", "shot_ranges", "with_region"]
 _EYES = ((EYE_R_UPPER, EYE_R_LOWER), (EYE_L_UPPER, EYE_L_LOWER))
 
 
@@ -103,6 +103,15 @@ class Warped:
     #: where the warp takes a pixel from an occluder, the paste keeps the frame's own there too
     map_x: np.ndarray | None = None
     map_y: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Occlusion:
+    """What the occluder masks took from one frame's edit (see :meth:`MeshEngine.occlusion`), worked
+    out ahead of its paste, possibly on another thread."""
+
+    #: [y1 - y0, x1 - x0] float32 in [0, 1] over the warp's region, 1 = covered; None: nothing covers
+    share: np.ndarray | None
 
 
 class MeshEngine:
@@ -288,42 +297,65 @@ class MeshEngine:
         """Frame ``i`` (RGB uint8) with its :meth:`warp` pasted in with the soft mask, faded out where an
         occluder covers the face. Call in frame order: the occluder masks follow the clip."""
         pasted, stats = self.paste_region(rgb, landmarks, i, warped)
-        if pasted is None or warped is None:
-            return rgb, stats
-        x0, y0, x1, y1 = warped.region
-        out = rgb.copy()
-        out[y0:y1, x0:x1] = pasted
-        return out, stats
+        return with_region(rgb, warped, pasted), stats
 
     def paste_region(
-        self, rgb: np.ndarray, landmarks: np.ndarray, i: int, warped: Warped | None
+        self,
+        rgb: np.ndarray,
+        landmarks: np.ndarray,
+        i: int,
+        warped: Warped | None,
+        occlusion: Occlusion | None = None,
     ) -> tuple[np.ndarray | None, FrameEdit]:
         """What :meth:`paste` puts into the frame: the pixels of ``warped.region`` (None when the frame
-        is not edited), for a caller that writes them back itself."""
+        is not edited), for a caller that writes them back itself (:func:`with_region`). ``occlusion``:
+        the frame's :meth:`occlusion`, worked out in frame order elsewhere (None: worked out here, so
+        call in frame order)."""
         if warped is None:
             return None, FrameEdit()
         stats = replace(warped.stats)
-        x0, y0, x1, y1 = region = warped.region
+        x0, y0, x1, y1 = warped.region
         mask = warped.mask
-        if self.occluders is not None:
-            occ = np.asarray(self.occluders.mask(rgb, landmarks, region), np.float32)
-            occ = self._steady(occ, i, region, warped.centre, warped.shot)
-            if occ.any() and warped.map_x is not None and warped.map_y is not None:
-                # ... and where the warp takes its pixels from the occluder: else a face edited next to
-                # a hand or a microphone drags a smear of it out over the skin (the occluder through
-                # the backward map: each pixel's share of occluder at the place it comes from)
-                dragged = cv2.remap(
-                    occ, warped.map_x - np.float32(x0), warped.map_y - np.float32(y0), cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
-                )  # fmt: skip
-                occ = np.maximum(occ, dragged)
-            if occ.any():  # (most frames have no occluder)
-                stats.occluded = float((occ * (mask > 0)).sum() / max((mask > 0).sum(), 1))
-                mask = mask * (1.0 - np.clip(occ, 0.0, 1.0))
+        occ = (occlusion if occlusion is not None else self.occlusion(rgb, landmarks, i, warped)).share
+        if occ is not None:  # (most frames have no occluder)
+            stats.occluded = float((occ * (mask > 0)).sum() / max((mask > 0).sum(), 1))
+            mask = mask * (1.0 - np.clip(occ, 0.0, 1.0))
         # warped * mask + region * (1 - mask), rounded (OpenCV's blend, 4x faster than numpy's float
         # arithmetic; where the mask is 0 the region's own value comes out exactly)
         mask = np.ascontiguousarray(mask, np.float32)
         return cv2.blendLinear(warped.pixels, rgb[y0:y1, x0:x1], mask, 1.0 - mask), stats
+
+    def occlusion(self, rgb: np.ndarray, landmarks: np.ndarray, i: int, warped: Warped | None) -> Occlusion:
+        """Where something covers frame ``i``'s face ([468, >=2] image pixels) over its warp's region:
+        the occluder detector's mask, kept from flickering (:meth:`_steady`), and also wherever the warp
+        would take its pixels from an occluder. The masks follow the clip: call in frame order, once for
+        every frame :meth:`paste` is given, on one thread at a time (not necessarily the paste's)."""
+        if warped is None or self.occluders is None:
+            return Occlusion(None)
+        x0, y0, _, _ = region = warped.region
+        occ = np.asarray(self.occluders.mask(rgb, landmarks, region), np.float32)
+        occ = self._steady(occ, i, region, warped.centre, warped.shot)
+        if occ.any() and warped.map_x is not None and warped.map_y is not None:
+            # ... and where the warp takes its pixels from the occluder: else a face edited next to a
+            # hand or a microphone drags a smear of it out over the skin (the occluder through the
+            # backward map: each pixel's share of occluder at the place it comes from)
+            dragged = cv2.remap(
+                occ, warped.map_x - np.float32(x0), warped.map_y - np.float32(y0), cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+            )  # fmt: skip
+            occ = np.maximum(occ, dragged)
+        return Occlusion(occ if occ.any() else None)
+
+
+def with_region(rgb: np.ndarray, warped: Warped | None, pasted: np.ndarray | None) -> np.ndarray:
+    """``rgb`` with ``pasted`` (:meth:`MeshEngine.paste_region`) in the warp's region: a copy, or ``rgb``
+    itself when nothing was pasted."""
+    if pasted is None or warped is None:
+        return rgb
+    x0, y0, x1, y1 = warped.region
+    out = rgb.copy()
+    out[y0:y1, x0:x1] = pasted
+    return out
 
 
 def _target_openings(plan: MeshPlan) -> np.ndarray:

@@ -38,8 +38,8 @@ from ..media.segments import SegmentedVideoWriter
 from .config import OUTPUT_SUFFIXES
 from .face_track import FaceTrackFile
 from .face_window import face_windows, in_rgb_around_faces, planes_pay
-from .frame_threads import prefetched, warp_pool, warped_ahead
-from .mesh_engine import FrameEdit, MeshEngine, MeshPlan, ShotPlans, Warped
+from .frame_threads import occluded_ahead, occlusion_thread, prefetched, warp_pool, warped_ahead
+from .mesh_engine import FrameEdit, MeshEngine, MeshPlan, ShotPlans, Warped, with_region
 from .resume import ResumeFolder, TrackPass, frames_from, resume_point
 
 
@@ -265,8 +265,9 @@ def translate_mesh(
                 run.notes.extend(folder.notes(skip))
             stack.enter_context(reader)
             # frames are decoded ahead on one thread, warped on a few (several frames at once: the warp
-            # reads only its frame and the plan, and the remap and numpy release the GIL), pasted here in
-            # frame order (the occluder masks follow the clip) and encoded on another thread; the frames
+            # reads only its frame and the plan, and the remap and numpy release the GIL), their occluder
+            # masks worked out in frame order on another (they follow the clip), pasted here in frame
+            # order and encoded on another thread; the frames
             # encoded are the same whatever the threads' timing. At most a few frames are in flight. The stack
             # unwinds last-in first-out: the pools finish their work before any writer is aborted, and
             # the decoding thread stops before the reader is closed
@@ -278,16 +279,17 @@ def translate_mesh(
                 frames = _keeping_donors(frames, plan)
             decoded = [0]  # frames decoded: one more than the clip's when a video outlasts its face-track file
             frames = frames_from(_counted(frames, decoded), skip, tick)
+            masks = stack.enter_context(occlusion_thread())
             warps = warped_ahead(frames, engine, plan, landmarks, valid, workers, run.frames)
-            for frame, warped in stack.enter_context(contextlib.closing(warps)):
+            ahead = occluded_ahead(stack.enter_context(contextlib.closing(warps)), engine, landmarks, piece, masks)
+            for frame, warped, occlusion in stack.enter_context(contextlib.closing(ahead)):
                 i = frame.index
-                if piece and i % piece == 0:
-                    engine.restart_occluders()  # each piece alike, whether resumed or not
                 if frame.planes is not None:
-                    pasted, stats = engine.paste_region(frame.rgb, landmarks[i], i, warped)
+                    pasted, stats = engine.paste_region(frame.rgb, landmarks[i], i, warped, occlusion=occlusion)
                     job: Callable[[], None] = functools.partial(_write_planes, writer, frame, warped, pasted)
                 else:
-                    out, stats = engine.paste(frame.rgb, landmarks[i], i, warped)
+                    pasted, stats = engine.paste_region(frame.rgb, landmarks[i], i, warped, occlusion=occlusion)
+                    out = with_region(frame.rgb, warped, pasted)
                     job = functools.partial(_write, writer, side, frame.rgb, out)
                 _add(run, stats, totals.setdefault(i - i % piece, [0, 0, 0, 0]) if piece else None)
                 if pending is not None:
