@@ -18,10 +18,13 @@ Prints, in one run on this machine:
    temporary folder and imported under another name) and the package now, end to end, alternating
    with a plain decode -> encode in one process, ``--reps`` times each; medians, the ratios of every
    run, and whether both handed the encoder the same frames (and wrote the same bytes: x264 does not
-   always). On a shared machine whose load changes from minute to minute, only this comparison is fair.
+   always). On a shared machine whose load changes from minute to minute, only this comparison is fair;
+5. **the timeline** (``--timeline``): one run of each clip cut into its phases (set-up, tracking pass,
+   plan, edit pass, joining the pieces), each with its wall and CPU time per frame and the cores busy.
 
     python benchmarks/mesh_engine_speed.py [--frames 240] [--to happy]
     python benchmarks/mesh_engine_speed.py --stages [--to happy]
+    python benchmarks/mesh_engine_speed.py --timeline [--frames 240]
     python benchmarks/mesh_engine_speed.py --against HEAD~1 [--frames 120] [--reps 3]
 """
 
@@ -48,8 +51,8 @@ import numpy as np
 import wav2lip_emotion
 from wav2lip_emotion.assets import asset_path
 from wav2lip_emotion.faces.occluders import OccluderDetector
-from wav2lip_emotion.media import VideoReader, VideoWriter, probe_video
-from wav2lip_emotion.translation import mesh_engine
+from wav2lip_emotion.media import SegmentedVideoWriter, VideoReader, VideoWriter, probe_video
+from wav2lip_emotion.translation import mesh_engine, mesh_run
 from wav2lip_emotion.translation.config import TranslateConfig
 from wav2lip_emotion.translation.mesh_engine import MeshEngine
 from wav2lip_emotion.translation.mesh_run import track_faces
@@ -180,6 +183,58 @@ def stages(clip: Path, to: str, out: Path) -> None:
         print(f"  {name:24s} {seconds / n * 1000:6.1f}")
 
 
+def timeline(clip: Path, to: str, out: Path, frames: int) -> None:
+    """One ``translate`` of ``clip`` cut into its phases (set-up, tracking pass, plan, edit pass, joining
+    the output's pieces, the rest), each phase's wall time and the process's CPU time (all threads) per
+    frame, and the cores that CPU time kept busy: where a phase leaves a core idle, running two things
+    at once can pay; where both are busy, only less work does."""
+    marks: dict[str, tuple[float, float]] = {}
+    targets = [
+        (mesh_run, "track_faces", "tracking pass"),
+        (MeshEngine, "plan", "plan"),
+        (SegmentedVideoWriter, "close", "joining"),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
+
+    def marked(method: Any, label: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            marks.setdefault(label, (time.perf_counter(), cpu_seconds()))
+            try:
+                return method(*args, **kwargs)
+            finally:
+                marks[label + " end"] = (time.perf_counter(), cpu_seconds())
+
+        return call
+
+    for (owner, name, label), (_, _, method) in zip(targets, saved, strict=True):
+        setattr(owner, name, marked(method, label))
+    try:
+        marks["set-up"] = (time.perf_counter(), cpu_seconds())
+        wav2lip_emotion.translate(clip, out, to, progress=False)
+        marks["end"] = (time.perf_counter(), cpu_seconds())
+    finally:
+        for owner, name, method in saved:
+            setattr(owner, name, method)
+    phases = [
+        ("set-up", "set-up", "tracking pass"),
+        ("tracking pass", "tracking pass", "plan"),
+        ("plan", "plan", "plan end"),
+        ("edit pass", "plan end", "joining"),
+        ("joining the pieces", "joining", "joining end"),
+        ("the rest", "joining end", "end"),
+    ]
+    print(f"{clip.name}: one translate, {frames} frames; wall and CPU (all threads) ms per frame, cores busy")
+    for label, a, b in phases:
+        if a not in marks or b not in marks:
+            continue
+        w = (marks[b][0] - marks[a][0]) / frames * 1000
+        c = (marks[b][1] - marks[a][1]) / frames * 1000
+        print(f"  {label:20s} wall {w:6.2f}  CPU {c:6.2f}  cores {c / w if w > 0 else 0.0:4.2f}")
+    w = (marks["end"][0] - marks["set-up"][0]) / frames * 1000
+    c = (marks["end"][1] - marks["set-up"][1]) / frames * 1000
+    print(f"  {'all':20s} wall {w:6.2f}  CPU {c:6.2f}  cores {c / w:4.2f}")
+
+
 def package_at(rev: str, folder: Path) -> Any:
     """The package as of git revision ``rev``, exported into ``folder`` and imported as
     ``wav2lip_emotion_old`` (its own imports are relative, so it runs its own code throughout)."""
@@ -251,6 +306,9 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=240, help="frames per clip (default 240 = 8 s at 30 fps)")
     ap.add_argument("--to", default="happy")
     ap.add_argument("--stages", action="store_true", help="only the per-stage times, on both clips")
+    ap.add_argument(
+        "--timeline", action="store_true", help="only one run of each clip cut into its phases, wall and CPU time"
+    )
     ap.add_argument("--against", metavar="REV", help="compare end to end with the package at git revision REV")
     ap.add_argument("--reps", type=int, default=3, help="runs of each, with --against (default 3)")
     args = ap.parse_args()
@@ -261,6 +319,12 @@ def main() -> None:
             for name, source in (("640x360", asset_path("single_face")), ("1280x720", asset_path("movie_hello"))):
                 clip = looped(d / f"{name}.mp4", source, args.frames)
                 against(old, clip, name, args.frames, args.reps, args.to, d)
+            return
+        if args.timeline:
+            wav2lip_emotion.translate(asset_path("single_face"), d / "warm.mp4", args.to, progress=False)  # loads
+            for name, source in (("640x360", asset_path("single_face")), ("1280x720", asset_path("movie_hello"))):
+                clip = looped(d / f"{name}.mp4", source, args.frames)
+                timeline(clip, args.to, d / f"{name}_timeline.mp4", args.frames)
             return
         if args.stages:
             for source in (asset_path("single_face"), asset_path("movie_hello")):
