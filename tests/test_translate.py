@@ -367,7 +367,64 @@ def test_failure_midway_leaves_no_output(tmp_path, movie_avi, checkpoints, monke
     out, side = tmp_path / "out.mp4", tmp_path / "side.mp4"
     with pytest.raises(RuntimeError, match="simulated crash"):
         translate(movie_avi, out, to="happy", translator=translator, side_by_side=side, progress=False)
-    assert not out.exists() and not side.exists() and not _leftovers(tmp_path)
+    # what was finished is kept for the next run (a hidden folder), nothing under the outputs' names
+    assert not out.exists() and not side.exists() and _leftovers(tmp_path) == [".out.mp4.resume"]
+    calls["n"] = -100
+    translate(movie_avi, out, to="happy", translator=translator, side_by_side=side, progress=False)
+    assert out.exists() and side.exists() and not _leftovers(tmp_path)
+    (tmp_path / "o2.mp4").unlink(missing_ok=True)
+    calls["n"] = 0
+    with pytest.raises(RuntimeError, match="simulated crash"):  # without pieces nothing is kept
+        translate(movie_avi, tmp_path / "o2.mp4", to="happy", translator=translator, resume_every=0, progress=False)
+    assert not (tmp_path / "o2.mp4").exists() and not _leftovers(tmp_path)
+
+
+def test_a_stopped_learned_run_goes_on_with_the_frames_of_an_uninterrupted_one(
+    tmp_path, movie_avi, checkpoints, monkeypatch
+):
+    """An official checkpoint whose mask is inferred from the first faces, stopped by a crash in the
+    generator: run again, it keeps the finished pieces, tracks the frames before them without
+    generating, uses the mask inferred by the first run and hands the encoder the frames of a run that
+    never stopped, to the bit; the counts are the whole video's."""
+    every = 16 / probe_video(movie_avi).fps  # pieces of 16 frames
+    written: list[np.ndarray] = []
+    write = VideoWriter.write
+
+    def keep(self, rgb):  # type: ignore[no-untyped-def]
+        written.append(np.array(rgb))
+        write(self, rgb)
+
+    monkeypatch.setattr(VideoWriter, "write", keep)
+    options = {"to": "happy", "checkpoint": checkpoints["official"], "resume_every": every, "progress": False}
+    whole = translate(movie_avi, tmp_path / "whole.mp4", **options)
+    expected, written[:] = list(written), []
+    assert len(expected) == whole.frames == 68
+
+    generate, calls = EmotionTranslator.generate, {"n": 0}
+
+    def failing(self, *args):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 8:  # frames 56-63
+            raise RuntimeError("power cut")
+        return generate(self, *args)
+
+    with monkeypatch.context() as m:
+        m.setattr(EmotionTranslator, "generate", failing)
+        with pytest.raises(RuntimeError, match="power cut"):
+            translate(movie_avi, tmp_path / "out.mp4", **options)
+    assert not (tmp_path / "out.mp4").exists() and (tmp_path / ".out.mp4.resume").is_dir()
+    written[:] = []
+    again = translate(movie_avi, tmp_path / "out.mp4", **options)
+    kept = [n for n in again.notes if n.startswith("resumed an unfinished run")]
+    assert kept, again.notes
+    skip = 68 - len(written)
+    assert skip >= 16 and skip % 16 == 0 and f"frames 0-{skip - 1} were kept" in kept[0]
+    for i, (a, b) in enumerate(zip(expected[skip:], written, strict=True)):
+        assert np.array_equal(a, b), f"frame {skip + i} differs"
+    assert (again.frames, again.faces, again.missing_ranges, again.mask, again.mask_probe) == (
+        whole.frames, whole.faces, whole.missing_ranges, whole.mask, whole.mask_probe
+    )  # fmt: skip
+    assert probe_video(tmp_path / "out.mp4").frame_count == 68 and not _leftovers(tmp_path)
 
 
 def test_each_stage_runs_on_its_own(tmp_path, movie_avi, checkpoints):

@@ -156,9 +156,9 @@ def _translate_options(p: argparse.ArgumentParser) -> None:
         source=TranslateConfig,
         type=float,
         metavar="SECONDS",
-        help="mesh, video: encode in pieces of this many seconds, kept in a hidden folder next to the output until "
-        "the whole is joined; a run stopped by a crash or Ctrl-C goes on where it stopped when the same command "
-        "is run again (default %(default)s; 0 = one piece, a stopped run starts over)",
+        help="video, either engine: encode in pieces of this many seconds, kept in a hidden folder next to the "
+        "output until the whole is joined; a run stopped by a crash or Ctrl-C goes on where it stopped when the "
+        "same command is run again (default %(default)s; 0 = one piece, a stopped run starts over)",
     )
     add_option(p, "--threads", source=TranslateConfig, type=int, help="torch CPU threads (default: all cores)")
     add_option(
@@ -181,7 +181,7 @@ COMMANDS = (
         description="Translate the main face of INPUT (a video, or a PNG/JPEG photo) to another emotion and write "
         "OUTPUT: H.264 MP4 for a video, with the input's own audio (copied bit for bit when MP4 allows its codec), "
         "frame rate, size and length; the same image format for a photo. Frames without a face are copied through "
-        "untouched. The output appears only when everything succeeded; a mesh-engine run stopped by a crash or "
+        "untouched. The output appears only when everything succeeded; a video's run stopped by a crash or "
         "Ctrl-C goes on where it stopped when the same command is run again (--resume-every).\n\n"
         "Two engines. mesh (the default): a training-free warp of the real face on its tracked face mesh; it keeps "
         "the person's own skin, speech and blinks, needs no audio (silent clips and photos work) and runs on any "

@@ -87,6 +87,7 @@ class SegmentedVideoWriter:
         sample_aspect_ratio: Fraction | None = None,
         deadzones: tuple[int, int] | None = None,
         colour: Colour | None = None,
+        threads: int | None = None,
         on_piece: Callable[[int, int], None] | None = None,
     ) -> None:
         if int(piece_frames) < 1:
@@ -107,6 +108,7 @@ class SegmentedVideoWriter:
             sample_aspect_ratio=sample_aspect_ratio,
             deadzones=deadzones,
             colour=colour,
+            threads=threads,
         )
         if self.path.is_dir():
             raise MediaError(f"{self.path}: is a directory, cannot write a video there")

@@ -97,10 +97,10 @@ class TranslateConfig:
     #: with 30% more bits (docs/media.md)
     crf: int | None = None
     preset: str = "veryfast"
-    #: mesh engine, video: the output is encoded in pieces of this many seconds, kept with the tracked
-    #: faces in a hidden folder next to it (``.OUTPUT.resume``) until the whole is joined, so that a run
-    #: stopped by a crash or Ctrl-C goes on where it stopped when run again (docs/translate.md,
-    #: "Resuming"); 0 = one piece, nothing kept (a stopped run starts over)
+    #: video, either engine: the output is encoded in pieces of this many seconds, kept (with the mesh
+    #: engine's tracked faces) in a hidden folder next to it (``.OUTPUT.resume``) until the whole is
+    #: joined, so that a run stopped by a crash or Ctrl-C goes on where it stopped when run again
+    #: (docs/translate.md); 0 = one piece, nothing kept (a stopped run starts over)
     resume_every: float = 10.0
     #: CPU threads for torch (None = torch's default: all cores)
     threads: int | None = None

@@ -153,9 +153,10 @@ class Conveyor(Generic[FrameT, WorkT]):
         self._producer.start()
         self._consumer.start()
 
-    def batches(self, size: int) -> Iterator[list[WorkT]]:
+    def batches(self, size: int, boundary: int = 0) -> Iterator[list[WorkT]]:
         """The prepared frames in batches of ``size`` (the last one may be shorter), in frame order; raises
-        what stopped a worker thread."""
+        what stopped a worker thread. With a ``boundary`` (frames; 0: none) no batch holds frames of two
+        of its multiples (a resumable run's pieces: each piece is batched alike, resumed or not)."""
         assert self._producer is not None, "start the conveyor first"
         batch: list[WorkT] = []
         while True:
@@ -165,6 +166,9 @@ class Conveyor(Generic[FrameT, WorkT]):
                 raise item.exc
             if item is _END:
                 break
+            if batch and boundary and item.index // boundary != batch[0].index // boundary:  # type: ignore[attr-defined]
+                yield batch
+                batch = []
             batch.append(item)
             if len(batch) >= size:
                 yield batch

@@ -1,14 +1,17 @@
 """Resuming a video translation that stopped (a crash, Ctrl-C, the machine switched off).
 
-While the mesh engine edits a video, what it has finished is kept in a hidden folder next to the output,
-``.OUTPUT.resume/`` (:func:`resume_folder`): the tracking pass's faces (``track.npz`` and ``track.json``)
-and the edited video in pieces of a few seconds (:class:`~wav2lip_emotion.media.segments.SegmentedVideoWriter`),
-each with the totals of its frames (``totals_*.json``). The same command run again finds them, skips the
-tracking pass and the finished pieces, and goes on from the first frame after them; it hands the encoder
-the frames of an uninterrupted run (each piece restarts the occluder masks, in every run). The folder is
-removed when the output is in place, and when the run fails on its input (a one-line error: running it
-again would fail the same way). A folder made with other settings, for another input, or for an input
-that changed since, is not used: it is discarded and the run starts afresh.
+While either engine translates a video, what it has finished is kept in a hidden folder next to the
+output, ``.OUTPUT.resume/`` (:func:`resume_folder`): the output (and the side-by-side video) in pieces
+of a few seconds (:class:`~wav2lip_emotion.media.segments.SegmentedVideoWriter`), each with a record of
+its frames (``totals_*.json``: the mesh engine's totals; the learned engine's counts and the mask it
+uses), and the mesh engine's tracking pass (``track.npz`` and ``track.json``). The same command run
+again finds them, skips the finished pieces (and the mesh engine's tracking pass), and goes on from the
+first frame after them, handing the encoder the frames of an uninterrupted run (the mesh engine
+restarts the occluder masks at each piece, and the learned one batches each piece alike, in every
+run). The folder is removed when the output is in place, and when the run fails on its input (a
+one-line error: running it again would fail the same way). A folder made with other settings, for
+another input, or for an input that changed since, is not used: it is discarded and the run starts
+afresh.
 """
 
 from __future__ import annotations
@@ -124,8 +127,12 @@ class ResumeFolder:
         """Record the totals of the piece that starts at ``start`` (``totals[start]``: frames damped, that
         would flip, flipped, occluded), once the piece is in place (a SegmentedVideoWriter's on_piece)."""
         counts = totals.get(start, [0, 0, 0, 0])
-        named = dict(zip(TOTAL_NAMES, counts, strict=True))
-        write_text_atomic(self.path / f"totals_{start:09d}.json", json.dumps(named))
+        self.keep_piece(start, dict(zip(TOTAL_NAMES, counts, strict=True)))
+
+    def keep_piece(self, start: int, record: dict[str, Any]) -> None:
+        """Keep what a run needs to know of the piece that starts at ``start`` (JSON-able), once the piece
+        is in place: a piece counts as finished only with its record (:func:`resume_point`)."""
+        write_text_atomic(self.path / f"totals_{start:09d}.json", json.dumps(record))
 
     def load_totals(self) -> dict[int, dict[str, Any]]:
         """The totals of each finished piece, by its first frame."""

@@ -22,19 +22,22 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..audio import MEL_STEPS_PER_SECOND, MEL_WINDOW, SAMPLE_RATE, load_audio, melspectrogram
 from ..errors import TranslationError
 from ..faces import CropConfig, FaceCrop, FaceObservation, FaceTracker, MaskMode, full_mask, paste_back
-from ..media import VideoWriter, probe_video
+from ..media import SegmentedVideoWriter, VideoWriter, probe_video
 from ..media.video import MP4_AUDIO_COPY_CODECS, Frame, VideoInfo
 from .config import TranslateConfig
 from .face_track import FaceTrackFile
 from .result import TranslateResult, frame_ranges
 from .translator import EmotionTranslator, MaskProbe
+
+if TYPE_CHECKING:
+    from .resume import ResumeFolder
 
 #: CPU default batch: the paper generator's best throughput on a 2-core machine; GPU default
 CPU_BATCH, GPU_BATCH = 8, 32
@@ -280,9 +283,18 @@ class Tally:
 class Encoders:
     """The output video (and the side-by-side one, source | translated) being written to temporary files:
     :meth:`close` renames them into place; :meth:`abort`, also called on leaving a ``with`` block (a
-    no-op once closed), removes them."""
+    no-op once closed), removes them. With a ``folder`` (a resumable run) each is written in pieces of
+    ``piece`` frames kept there (:class:`~wav2lip_emotion.media.segments.SegmentedVideoWriter`), and
+    ``on_piece(start, count)`` is called when a piece of the output is in place."""
 
-    def __init__(self, plan: Plan, source: SourceMedia) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        source: SourceMedia,
+        folder: ResumeFolder | None = None,
+        piece: int = 0,
+        on_piece: Callable[[int, int], None] | None = None,
+    ) -> None:
         info, config = source.info, plan.config
         options: dict[str, Any] = {
             "audio_from": source.path,
@@ -290,11 +302,19 @@ class Encoders:
             "preset": config.preset,
             "threads": plan.codec_threads,
         }
-        self.video = VideoWriter(plan.output, info.fps, info.width, info.height, **options)
-        self.side: VideoWriter | None = None
+
+        def writer(path: Path, width: int, part: str, done: Callable[[int, int], None] | None) -> Any:
+            if folder is None:
+                return VideoWriter(path, info.fps, width, info.height, **options)
+            return SegmentedVideoWriter(
+                path, folder.path / part, piece, info.fps, width, info.height, on_piece=done, **options
+            )
+
+        self.video = writer(plan.output, info.width, "video", on_piece)
+        self.side: Any = None
         if config.side_by_side is not None:
             try:
-                self.side = VideoWriter(config.side_by_side, info.fps, 2 * info.width, info.height, **options)
+                self.side = writer(config.side_by_side, 2 * info.width, "side", None)
             except BaseException:
                 self.video.abort()
                 raise
