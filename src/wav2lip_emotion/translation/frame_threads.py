@@ -83,11 +83,9 @@ def occluded_ahead(
     handed out, so that the paste does not wait for the hand and skin searches (the palm detector runs
     outside the GIL). At the start of every ``piece`` frames (0: never) the masks start afresh
     (:meth:`MeshEngine.restart_occluders`), in the masks' own order. Without occluder detection the
-    occlusion is None (the paste has nothing to fade)."""
+    occlusion is None (the paste has nothing to fade, and no mask carries over a piece's start)."""
     if engine.occluders is None:
         for frame, warped in warps:
-            if piece and frame.index % piece == 0:
-                engine.restart_occluders()
             yield frame, warped, None
         return
 

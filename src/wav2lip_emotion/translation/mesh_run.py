@@ -267,10 +267,10 @@ def translate_mesh(
             # frames are decoded ahead on one thread, warped on a few (several frames at once: the warp
             # reads only its frame and the plan, and the remap and numpy release the GIL), their occluder
             # masks worked out in frame order on another (they follow the clip), pasted here in frame
-            # order and encoded on another thread; the frames
-            # encoded are the same whatever the threads' timing. At most a few frames are in flight. The stack
-            # unwinds last-in first-out: the pools finish their work before any writer is aborted, and
-            # the decoding thread stops before the reader is closed
+            # order and encoded on another thread; the frames encoded are the same whatever the threads'
+            # timing. At most a few frames are in flight. The stack unwinds last-in first-out: the pools
+            # finish their work before any writer is aborted, and the decoding thread stops before the
+            # reader is closed
             frames = stack.enter_context(prefetched(in_rgb_around_faces(reader, reader.colour, windows)))
             encoder = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesh-encode"))
             workers = stack.enter_context(warp_pool())
@@ -284,11 +284,10 @@ def translate_mesh(
             ahead = occluded_ahead(stack.enter_context(contextlib.closing(warps)), engine, landmarks, piece, masks)
             for frame, warped, occlusion in stack.enter_context(contextlib.closing(ahead)):
                 i = frame.index
+                pasted, stats = engine.paste_region(frame.rgb, landmarks[i], i, warped, occlusion=occlusion)
                 if frame.planes is not None:
-                    pasted, stats = engine.paste_region(frame.rgb, landmarks[i], i, warped, occlusion=occlusion)
                     job: Callable[[], None] = functools.partial(_write_planes, writer, frame, warped, pasted)
                 else:
-                    pasted, stats = engine.paste_region(frame.rgb, landmarks[i], i, warped, occlusion=occlusion)
                     out = with_region(frame.rgb, warped, pasted)
                     job = functools.partial(_write, writer, side, frame.rgb, out)
                 _add(run, stats, totals.setdefault(i - i % piece, [0, 0, 0, 0]) if piece else None)

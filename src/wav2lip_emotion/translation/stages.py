@@ -303,7 +303,9 @@ class Encoders:
             "threads": plan.codec_threads,
         }
 
-        def writer(path: Path, width: int, part: str, done: Callable[[int, int], None] | None) -> Any:
+        def writer(
+            path: Path, width: int, part: str, done: Callable[[int, int], None] | None
+        ) -> VideoWriter | SegmentedVideoWriter:
             if folder is None:
                 return VideoWriter(path, info.fps, width, info.height, **options)
             return SegmentedVideoWriter(
@@ -311,7 +313,7 @@ class Encoders:
             )
 
         self.video = writer(plan.output, info.width, "video", on_piece)
-        self.side: Any = None
+        self.side: VideoWriter | SegmentedVideoWriter | None = None
         if config.side_by_side is not None:
             try:
                 self.side = writer(config.side_by_side, 2 * info.width, "side", None)
